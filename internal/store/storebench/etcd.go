@@ -103,6 +103,20 @@ func (e *etcdServer) waitReady(ctx context.Context) (*clientv3.Client, error) {
 	}
 }
 
+// guard returns a ctx that ends, with the reason and etcd's log, if etcd
+// dies: the client would otherwise retry against a dead server forever.
+func (e *etcdServer) guard(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-e.exited:
+			cancel(fmt.Errorf("etcd exited during the run: %v\n%s", e.cmd.ProcessState, e.logTail()))
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(nil) }
+}
+
 // stop kills etcd's process group (by its PID, which is the group's id) and
 // waits until it is reaped, so its data dir can be removed.
 func (e *etcdServer) stop() {

@@ -34,13 +34,13 @@ func run() int {
 	etcdBin := flag.String("etcd", "/usr/bin/etcd", "etcd server binary (Debian's etcd-server, 3.4)")
 	workdir := flag.String("workdir", os.TempDir(), "where the temporary data dirs go (both stores, same disk)")
 	var sz sizes
-	flag.IntVar(&sz.seqCreates, "seq-creates", 500, "creates by the single writer")
+	flag.IntVar(&sz.seqCreates, "seq-creates", 1000, "creates by the single writer")
 	flag.IntVar(&sz.writers, "writers", 64, "concurrent writers")
 	flag.IntVar(&sz.creates, "creates", 20000, "creates by the concurrent writers, in total")
 	flag.IntVar(&sz.readers, "readers", 8, "concurrent readers")
 	flag.IntVar(&sz.gets, "gets", 20000, "gets, in total")
 	flag.IntVar(&sz.listKeys, "list-keys", 10000, "keys under the listed prefix")
-	flag.IntVar(&sz.lists, "lists", 20, "full lists of that prefix")
+	flag.IntVar(&sz.lists, "lists", 50, "full lists of that prefix")
 	flag.IntVar(&sz.watchers, "watchers", 100, "watchers on one prefix")
 	flag.IntVar(&sz.watchEvents, "watch-events", 1000, "keys written one after the other while watched")
 	flag.DurationVar(&sz.watchTimeout, "watch-timeout", 30*time.Second, "how long after the last write every watcher must have every event")
@@ -79,6 +79,8 @@ func run() int {
 	}
 	defer etcd.stop()
 	defer cli.Close()
+	ctx, unguard := etcd.guard(ctx)
+	defer unguard() // before etcd.stop, so its death there is no error
 	version := "?"
 	if st, err := cli.Status(ctx, etcd.endpoint); err == nil {
 		version = st.Version

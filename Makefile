@@ -1,0 +1,38 @@
+# mini: `make run` starts a cluster, `make test` runs every test.
+
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+BIN := bin/mini
+DATA_DIR ?= /var/lib/mini
+FUZZTIME ?= 10s
+FUZZ_TARGETS := FuzzKVCodec FuzzLogCodec FuzzParseContinue
+
+.PHONY: build run test unit fuzz bench clean
+
+build:
+	$(GO) build -buildvcs=auto -o $(BIN) .
+
+run: build
+	scripts/install-deps.sh run
+	$(BIN) server --data-dir $(DATA_DIR)
+
+# Every test: vet, the unit and integration tests under the race detector
+# (including the SIGKILL crash test), then a short fuzzing run per target.
+test: build
+	scripts/install-deps.sh test
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./internal/store/ || exit 1; \
+	done
+
+# Benchmarks print a table; nothing gates on their figures.
+bench:
+	scripts/install-deps.sh bench
+	$(GO) run ./internal/store/storebench
+
+clean:
+	rm -rf bin
