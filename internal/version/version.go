@@ -19,6 +19,11 @@ const kubeModule = "k8s.io/apimachinery"
 // GitVersion is the Kubernetes version with "+mini" as build metadata, as
 // k3s does, so clients that compare versions see the release they expect.
 func Get() apiversion.Info {
+	bi, _ := debug.ReadBuildInfo()
+	return fromBuildInfo(bi)
+}
+
+func fromBuildInfo(bi *debug.BuildInfo) apiversion.Info {
 	info := apiversion.Info{
 		GitVersion:   "v0.0.0+mini",
 		GitTreeState: "unknown",
@@ -26,8 +31,7 @@ func Get() apiversion.Info {
 		Compiler:     runtime.Compiler,
 		Platform:     runtime.GOOS + "/" + runtime.GOARCH,
 	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
+	if bi == nil {
 		return info
 	}
 	for _, dep := range bi.Deps {

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mini.dev/mini/internal/store"
+)
+
+func run(t *testing.T, ctx context.Context, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := Run(ctx, args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	return out.String(), errOut.String(), err
+}
+
+func TestVersion(t *testing.T) {
+	// A test binary carries no dependency list; the version package tests
+	// the real binary. Here only the shape is checked.
+	out, _, err := run(t, context.Background(), "version")
+	if err != nil || !strings.Contains(out, "Kubernetes v1.") {
+		t.Fatalf("version: %q, %v", out, err)
+	}
+	out, _, err = run(t, context.Background(), "version", "-o", "json")
+	var v struct {
+		Mini       string
+		Kubernetes struct{ GitVersion string }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &v) != nil || v.Mini == "" || v.Kubernetes.GitVersion == "" {
+		t.Fatalf("version -o json: %q, %v", out, err)
+	}
+	if _, _, err := run(t, context.Background(), "version", "-o", "yaml"); err == nil {
+		t.Fatal("version -o yaml: no error")
+	}
+}
+
+func TestUnknownCommandAndFlag(t *testing.T) {
+	for _, args := range [][]string{{"frobnicate"}, {"server", "--no-such-flag"}} {
+		if _, _, err := run(t, context.Background(), args...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestServerRunsTheStoreUntilCancelled starts `mini server` on a fresh data
+// dir, stops it, and checks the store it left behind opens cleanly.
+func TestServerRunsTheStoreUntilCancelled(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var errOut syncBuffer
+	go func() {
+		done <- Run(ctx, []string{"server", "--data-dir", dir, "--compact-interval", "1ms"},
+			Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errOut})
+	}()
+	// The store's file exists and is locked while the server runs.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(errOut.String(), "store ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready: %s", errOut.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("server exited early: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	s, err := store.Open(store.Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("reopening %s: %v", filepath.Join(dir, store.FileName), err)
+	}
+	defer s.Close()
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer a test can read while the server writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
