@@ -129,16 +129,7 @@ func readPage(c *bolt.Cursor, past map[string]*KV, prefix, start string, limit i
 	}
 	slices.Sort(changed)
 
-	var res ListResult
-	emit := func(kv KV) bool {
-		if limit > 0 && int64(len(res.KVs)) == limit {
-			res.Continue = res.KVs[len(res.KVs)-1].Key + "\x00"
-			return false
-		}
-		kv.Value = bytes.Clone(kv.Value)
-		res.KVs = append(res.KVs, kv)
-		return true
-	}
+	var page pageBuilder
 	under := []byte(prefix)
 	k, v := c.Seek([]byte(start))
 	for {
@@ -149,21 +140,69 @@ func readPage(c *bolt.Cursor, past map[string]*KV, prefix, start string, limit i
 			if live && key == string(k) {
 				k, v = c.Next() // the live record is newer than the snapshot
 			}
-			if kv := past[key]; kv != nil && !emit(*kv) {
-				return res, nil
+			if kv := past[key]; kv != nil && !add(&page, kv.Key, *kv, limit) {
+				break
 			}
 			continue
 		}
 		if !live {
-			return res, nil
+			break
 		}
-		kv, err := decodeKV(string(k), v)
+		kv, err := decodeKV("", v)
 		if err != nil {
 			return ListResult{}, fmt.Errorf("%s: %w", k, err)
 		}
-		if !emit(kv) {
-			return res, nil
+		if !add(&page, k, kv, limit) {
+			break
 		}
 		k, v = c.Next()
 	}
+	return page.result(), nil
+}
+
+// arenaChunk is the size of the blocks a page's values are copied into.
+const arenaChunk = 256 << 10
+
+// pageBuilder copies a page's keys and values out of the transaction in a
+// few large allocations instead of two per key: a 10,000-key list is
+// allocation-bound otherwise.
+type pageBuilder struct {
+	kvs    []KV
+	keys   []byte // every key, back to back; cut into strings by result
+	ends   []int  // end offset of each key in keys
+	values []byte // current value block
+	more   bool
+}
+
+// add appends kv under key unless the page already holds limit keys, in
+// which case it records that more remain and returns false.
+func add[K string | []byte](p *pageBuilder, key K, kv KV, limit int64) bool {
+	if limit > 0 && int64(len(p.kvs)) == limit {
+		p.more = true
+		return false
+	}
+	p.keys = append(p.keys, key...)
+	p.ends = append(p.ends, len(p.keys))
+	if len(kv.Value) > cap(p.values)-len(p.values) {
+		p.values = make([]byte, 0, max(arenaChunk, len(kv.Value)))
+	}
+	from := len(p.values)
+	p.values = append(p.values, kv.Value...)
+	kv.Value = p.values[from:len(p.values):len(p.values)] // full slice: an append cannot reach the next value
+	p.kvs = append(p.kvs, kv)
+	return true
+}
+
+func (p *pageBuilder) result() ListResult {
+	all := string(p.keys) // one copy; each key is a substring of it
+	from := 0
+	for i, end := range p.ends {
+		p.kvs[i].Key = all[from:end]
+		from = end
+	}
+	res := ListResult{KVs: p.kvs}
+	if p.more {
+		res.Continue = p.kvs[len(p.kvs)-1].Key + "\x00"
+	}
+	return res
 }
