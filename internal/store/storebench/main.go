@@ -111,7 +111,7 @@ func run() int {
 	fmt.Printf("storebench: %d-byte random values, fsync on; mini in-process; etcd %s (%s) via client/v3, 1 member on 127.0.0.1; data under %s\n\n",
 		*valueSize, version, bin, *workdir)
 	labels := []string{wCreate1, fmt.Sprintf(wCreateN, sz.writers), fmt.Sprintf(wGet, sz.readers),
-		fmt.Sprintf(wList, sz.listKeys), fmt.Sprintf(wWatch, sz.watchers)}
+		fmt.Sprintf(wList, sz.listKeys), fmt.Sprintf(wWatch, sz.watchers), wWatchE2}
 	printTable(labels, miniRes, etcdRes)
 	fmt.Println()
 	printTargets(labels, miniRes, etcdRes)
@@ -139,7 +139,8 @@ func printTable(labels []string, mini, etcd map[string]result) {
 			fmt.Sprintf("%.0f", e.rate()), ms(e.pct(50)), ms(e.pct(99)), fmt.Sprintf("%.2fx", m.rate()/e.rate()))
 	}
 	fmt.Println("latencies in ms, per op; list: per full list; watch: ops/s is events delivered per second summed")
-	fmt.Println("over all watchers, p50/p99 the write-to-delivery latency (send time before the write call to receipt)")
+	fmt.Println("over all watchers, p50/p99 from the write's commit (the earlier of its acknowledgement and its first")
+	fmt.Println("receipt) to each watcher's receipt; \"write to event\" from before the write call, fsync included")
 }
 
 // printTargets checks mini against the targets of the store's issue.
@@ -157,8 +158,8 @@ func printTargets(labels []string, mini, etcd map[string]result) {
 		verdict(cm.rate() >= 3*ce.rate()), labels[1], cm.rate(), cm.rate()/ce.rate(), ce.rate())
 	fmt.Printf("  [%s] %s: p50 %s ms, p99 %s ms (target: under 20 ms, judged on p99)\n",
 		verdict(l.pct(99) < 20*time.Millisecond), labels[3], ms(l.pct(50)), ms(l.pct(99)))
-	fmt.Printf("  [%s] %s: delivery p50 %s ms, p99 %s ms (target: p99 under 5 ms)\n",
-		verdict(w.pct(99) < 5*time.Millisecond), labels[4], ms(w.pct(50)), ms(w.pct(99)))
+	fmt.Printf("  [%s] %s: delivery p50 %s ms, p99 %s ms (target: p99 under 5 ms; write to event p99 %s ms)\n",
+		verdict(w.pct(99) < 5*time.Millisecond), labels[4], ms(w.pct(50)), ms(w.pct(99)), ms(mini[labels[5]].pct(99)))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }

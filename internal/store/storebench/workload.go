@@ -97,6 +97,7 @@ const (
 	wGet     = "get, %d readers"
 	wList    = "list %d keys"
 	wWatch   = "watch, %d watchers"
+	wWatchE2 = "  write to event"
 )
 
 type sizes struct {
@@ -160,65 +161,94 @@ func runSuite(ctx context.Context, name string, b backend, sz sizes, vals values
 	if err != nil {
 		return nil, err
 	}
-	err = step(fmt.Sprintf(wWatch, sz.watchers), func() (result, error) {
-		return watchBench(ctx, b, sz, vals)
+	var endToEnd result
+	err = step(fmt.Sprintf(wWatch, sz.watchers), func() (delivery result, err error) {
+		delivery, endToEnd, err = watchBench(ctx, b, sz, vals)
+		return delivery, err
 	})
+	out[wWatchE2] = endToEnd
 	return out, err
 }
 
 // watchBench starts the watchers, then writes watchEvents keys one after the
-// other; each value starts with its send time, so every receipt yields a
-// write-to-delivery latency. Its rate is events delivered per second over
-// all watchers, from the first send to the last receipt.
-func watchBench(ctx context.Context, b backend, sz sizes, vals values) (result, error) {
+// other; each value starts with its index. It returns two latencies per
+// receipt. Delivery is measured from the moment the write was committed,
+// known from outside as the earlier of the writer's acknowledgement and the
+// first watcher's receipt; write-to-event is measured from before the write
+// call, so it also holds the write's own fsync. Both rates are events
+// delivered per second over all watchers, from the first send to the last
+// receipt.
+func watchBench(ctx context.Context, b backend, sz sizes, vals values) (delivery, endToEnd result, err error) {
 	const prefix = "/registry/bench/watch/"
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends every watcher
 	base := time.Now()
-	lats := make([][]time.Duration, sz.watchers)
+	since := func() time.Duration { return time.Since(base) } // monotonic
+	recv := make([][]time.Duration, sz.watchers)              // recv[w][i]: watcher w got event i
+	firstRecv := make([]atomic.Int64, sz.watchEvents)
 	var received atomic.Int64
 	var all sync.WaitGroup
 	all.Add(sz.watchers)
 	failc := make(chan error, sz.watchers)
 	for w := range sz.watchers {
-		lats[w] = make([]time.Duration, 0, sz.watchEvents)
+		recv[w] = make([]time.Duration, sz.watchEvents)
+		got := 0
 		err := b.watch(wctx, prefix, func(val []byte) {
-			recv := time.Since(base)
-			if len(lats[w]) == sz.watchEvents {
-				return // more than written: the count check below fails
+			at := since()
+			i := int(binary.BigEndian.Uint64(val))
+			if got == sz.watchEvents || i >= sz.watchEvents || recv[w][i] != 0 {
+				select {
+				case failc <- fmt.Errorf("watcher %d: unexpected or repeated event %d", w, i):
+				default:
+				}
+				return
 			}
-			lats[w] = append(lats[w], recv-time.Duration(binary.BigEndian.Uint64(val)))
+			recv[w][i] = at
+			firstRecv[i].CompareAndSwap(0, int64(at))
 			received.Add(1)
-			if len(lats[w]) == sz.watchEvents {
+			if got++; got == sz.watchEvents {
 				all.Done()
 			}
 		}, func(err error) { failc <- err })
 		if err != nil {
-			return result{}, fmt.Errorf("watcher %d: %w", w, err)
+			return result{}, result{}, fmt.Errorf("watcher %d: %w", w, err)
 		}
 	}
 	done := make(chan struct{})
 	go func() { all.Wait(); close(done) }()
 
+	sent := make([]time.Duration, sz.watchEvents)
+	acked := make([]time.Duration, sz.watchEvents)
 	start := time.Now()
 	val := make([]byte, len(vals.at(0)))
 	for i := range sz.watchEvents {
 		copy(val, vals.at(i))
-		// time.Since(base) is monotonic, unlike wall-clock timestamps.
-		binary.BigEndian.PutUint64(val, uint64(time.Since(base)))
+		binary.BigEndian.PutUint64(val, uint64(i))
+		sent[i] = since()
 		if err := b.create(ctx, key("watch", i), val); err != nil {
-			return result{}, err
+			return result{}, result{}, err
 		}
+		acked[i] = since()
 	}
 	want := int64(sz.watchers * sz.watchEvents)
 	select {
 	case <-done:
 	case err := <-failc:
-		return result{}, fmt.Errorf("watcher ended early: %w", err)
+		return result{}, result{}, fmt.Errorf("watcher ended early: %w", err)
 	case <-time.After(sz.watchTimeout):
-		return result{}, fmt.Errorf("received %d of %d events within %v of the last write", received.Load(), want, sz.watchTimeout)
+		return result{}, result{}, fmt.Errorf("received %d of %d events within %v of the last write", received.Load(), want, sz.watchTimeout)
 	case <-ctx.Done():
-		return result{}, ctx.Err()
+		return result{}, result{}, ctx.Err()
 	}
-	return newResult(int(want), time.Since(start), lats), nil
+	elapsed := time.Since(start)
+	deliveryLat := make([][]time.Duration, sz.watchers)
+	endToEndLat := make([][]time.Duration, sz.watchers)
+	for w := range recv {
+		for i, at := range recv[w] {
+			committed := min(acked[i], time.Duration(firstRecv[i].Load()))
+			deliveryLat[w] = append(deliveryLat[w], at-committed)
+			endToEndLat[w] = append(endToEndLat[w], at-sent[i])
+		}
+	}
+	return newResult(int(want), elapsed, deliveryLat), newResult(int(want), elapsed, endToEndLat), nil
 }
