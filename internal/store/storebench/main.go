@@ -44,7 +44,7 @@ func run() int {
 	flag.IntVar(&sz.watchers, "watchers", 100, "watchers on one prefix")
 	flag.IntVar(&sz.watchEvents, "watch-events", 1000, "keys written one after the other while watched")
 	flag.DurationVar(&sz.watchTimeout, "watch-timeout", 30*time.Second, "how long after the last write every watcher must have every event")
-	valueSize := flag.Int("value-size", 1024, "value size in bytes (at least 8: a watch value carries its send time)")
+	valueSize := flag.Int("value-size", 1024, "value size in bytes (at least 8: a watch value carries its index)")
 	flag.Parse()
 	for _, n := range []int{sz.seqCreates, sz.writers, sz.creates, sz.readers, sz.gets, sz.listKeys, sz.lists, sz.watchers, sz.watchEvents} {
 		if n <= 0 {
