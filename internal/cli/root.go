@@ -48,6 +48,8 @@ func newRootCommand(streams Streams) *cobra.Command {
 	root.SetErr(streams.Err)
 	root.AddCommand(
 		newServerCommand(streams),
+		newKubectlCommand(streams),
+		newKubeconfigCommand(streams),
 		newVersionCommand(streams),
 	)
 	return root

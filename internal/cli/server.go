@@ -4,17 +4,28 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"mini.dev/mini/internal/apiserver"
+	"mini.dev/mini/internal/pki"
+	"mini.dev/mini/internal/registry"
 	"mini.dev/mini/internal/store"
 )
 
 // serverOptions are the flags of `mini server`.
 type serverOptions struct {
 	dataDir         string
+	httpsPort       int
+	bindAddress     string
+	writeKubeconfig string
+	disableAgent    bool
 	historyCount    int64
 	historyAge      time.Duration
 	compactInterval time.Duration
@@ -26,7 +37,7 @@ func newServerCommand(streams Streams) *cobra.Command {
 	o := serverOptions{}
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the cluster's control plane (today: the store)",
+		Short: "Run the control plane: the store and the Kubernetes API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			level := slog.LevelInfo
@@ -38,7 +49,11 @@ func newServerCommand(streams Streams) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.dataDir, "data-dir", "/var/lib/mini", "directory holding the cluster's state")
+	f.StringVar(&o.dataDir, "data-dir", defaultDataDir, "directory holding the cluster's state")
+	f.IntVar(&o.httpsPort, "https-listen-port", 6443, "port the API listens on (0 picks a free one)")
+	f.StringVar(&o.bindAddress, "bind-address", "0.0.0.0", "address the API listens on")
+	f.StringVar(&o.writeKubeconfig, "write-kubeconfig", "", "where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)")
+	f.BoolVar(&o.disableAgent, "disable-agent", false, "run no node agent on this machine (none runs yet)")
 	f.Int64Var(&o.historyCount, "history-count", store.DefaultHistoryCount, "events of history kept for watches and paged lists")
 	f.DurationVar(&o.historyAge, "history-age", store.DefaultHistoryAge, "age past which history is compacted")
 	f.DurationVar(&o.compactInterval, "compact-interval", store.DefaultCompactInterval, "how often history is compacted")
@@ -46,6 +61,9 @@ func newServerCommand(streams Streams) *cobra.Command {
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log debug messages")
 	return cmd
 }
+
+// defaultDataDir is where mini keeps its state unless told otherwise.
+const defaultDataDir = "/var/lib/mini"
 
 // runServer wires the components and runs them until ctx ends.
 func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error {
@@ -65,9 +83,93 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 	logger.Info("store ready", "component", "server", "dir", o.dataDir,
 		"revision", st.Revision(), "took", time.Since(started).Round(time.Microsecond))
 
+	tlsDir := filepath.Join(o.dataDir, "tls")
+	ca, err := pki.LoadOrCreateCA(tlsDir)
+	if err != nil {
+		return err
+	}
+	dnsNames, ips := servingNames(o.bindAddress)
+	certPEM, keyPEM, err := ca.EnsureServing(tlsDir, "serving-kube-apiserver", dnsNames, ips)
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Builtin()
+	if err != nil {
+		return err
+	}
+	api, err := apiserver.New(apiserver.Config{
+		Store: st, Registry: reg, CA: ca, CertPEM: certPEM, KeyPEM: keyPEM,
+		Listen: net.JoinHostPort(o.bindAddress, strconv.Itoa(o.httpsPort)), Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return st.Run(ctx) })
+	g.Go(func() error { return api.Run(ctx) })
+	g.Go(func() error {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-api.Ready():
+		}
+		path := o.writeKubeconfig
+		if path == "" {
+			path = filepath.Join(o.dataDir, "kubeconfig.yaml")
+		}
+		if err := writeAdminKubeconfig(ca, path, api.Addr()); err != nil {
+			return err
+		}
+		logger.Info("ready", "component", "server", "api", "https://"+api.Addr(), "kubeconfig", path,
+			"took", time.Since(started).Round(time.Millisecond))
+		return nil
+	})
 	err = g.Wait()
 	logger.Info("stopped", "component", "server")
 	return err
+}
+
+// servingNames are the names and addresses the API's certificate must
+// carry: loopback, this host, the in-cluster names of the kubernetes
+// Service and its ClusterIP, and the bind address.
+func servingNames(bindAddress string) ([]string, []net.IP) {
+	names := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		names = append(names, host)
+	}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IPv4(10, 43, 0, 1)}
+	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() {
+		ips = append(ips, ip)
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+				ips = append(ips, n.IP)
+			}
+		}
+	}
+	return names, ips
+}
+
+// writeAdminKubeconfig writes a kubeconfig for a cluster administrator
+// (group system:masters) that reaches the API on loopback.
+func writeAdminKubeconfig(ca *pki.CA, path, apiAddr string) error {
+	_, port, err := net.SplitHostPort(apiAddr)
+	if err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := ca.Issue(pki.Request{CommonName: "system:admin", Organization: []string{"system:masters"}})
+	if err != nil {
+		return err
+	}
+	b, err := pki.Kubeconfig{Server: "https://" + net.JoinHostPort("127.0.0.1", port), Name: "mini",
+		CAPEM: ca.CertPEM, CertPEM: certPEM, KeyPEM: keyPEM}.Bytes()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return pki.WriteFileAtomic(path, b, 0o600)
 }

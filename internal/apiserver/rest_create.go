@@ -1,0 +1,174 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"mini.dev/mini/internal/registry"
+	"mini.dev/mini/internal/store"
+)
+
+// generateNameAttempts bounds the retries of a generateName create whose
+// random suffix collides, as upstream retries.
+const generateNameAttempts = 8
+
+// create answers POST to a collection.
+func (s *Server) create(w http.ResponseWriter, r *http.Request, res *registry.Resource, info requestInfo) {
+	if info.Name != "" || info.Subresource != "" {
+		s.writeError(w, r, apierrors.NewMethodNotSupported(res.GVR.GroupResource(), "create"))
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	dry, err := dryRun(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	obj, err := s.decodeBody(w, r, res, body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	created, err := s.createObject(r.Context(), res, info.Namespace, obj, dry)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeObject(w, r, http.StatusCreated, res, created)
+}
+
+// createObject stores a new object: the server's metadata, the resource's
+// preparation, defaults and validation, the namespace's lifecycle, then
+// the store. With dry set it stops before the store.
+func (s *Server) createObject(ctx context.Context, res *registry.Resource, namespace string, obj runtime.Object, dry bool) (runtime.Object, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if err := checkNamespace(res, namespace, m); err != nil {
+		return nil, err
+	}
+	if res.Default != nil {
+		res.Default(obj) // upstream defaults as it decodes, before anything else
+	}
+	fillCreateMeta(res, m)
+	if res.PrepareForCreate != nil {
+		res.PrepareForCreate(obj)
+	}
+	if m.GetName() == "" && m.GetGenerateName() != "" {
+		m.SetName(generatedName(m.GetGenerateName()))
+	}
+	if res.Validate != nil {
+		if errs := res.Validate(obj); len(errs) > 0 {
+			return nil, invalid(res, m.GetName(), errs)
+		}
+	}
+	if err := s.admitNamespace(ctx, res, m.GetNamespace()); err != nil {
+		return nil, err
+	}
+	if dry {
+		return obj, nil
+	}
+	for attempt := 1; ; attempt++ {
+		value, err := s.encodeObject(res, obj)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		kv, err := s.cfg.Store.Create(ctx, objectKey(res, m.GetNamespace(), m.GetName()), value)
+		if errors.Is(err, store.ErrExists) && m.GetGenerateName() != "" && attempt < generateNameAttempts {
+			m.SetName(generatedName(m.GetGenerateName()))
+			continue
+		}
+		if err != nil {
+			return nil, storeError(err, res.GVR.GroupResource(), m.GetName())
+		}
+		setResourceVersion(obj, kv.ModRevision)
+		return obj, nil
+	}
+}
+
+// checkNamespace makes the object's namespace the URL's: empty is filled
+// in, a different one is refused as upstream refuses it.
+func checkNamespace(res *registry.Resource, namespace string, m metav1.Object) error {
+	if !res.Namespaced {
+		m.SetNamespace("")
+		return nil
+	}
+	switch m.GetNamespace() {
+	case "":
+		m.SetNamespace(namespace)
+	case namespace:
+	default:
+		return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	return nil
+}
+
+// fillCreateMeta sets what the server owns on a new object, as upstream's
+// FillObjectMetaSystemFields and BeforeCreate do.
+func fillCreateMeta(res *registry.Resource, m metav1.Object) {
+	m.SetUID(types.UID(uuid.NewUUID()))
+	m.SetCreationTimestamp(metav1.Now())
+	m.SetResourceVersion("")
+	m.SetDeletionTimestamp(nil)
+	m.SetDeletionGracePeriodSeconds(nil)
+	m.SetSelfLink("")
+	if res.SpecChanged != nil {
+		m.SetGeneration(1)
+	} else {
+		m.SetGeneration(0)
+	}
+}
+
+// generatedName appends upstream's five random characters.
+func generatedName(base string) string {
+	const maxGeneratedNameLength = 63 - 5
+	if len(base) > maxGeneratedNameLength {
+		base = base[:maxGeneratedNameLength]
+	}
+	return base + utilrand.String(5)
+}
+
+// admitNamespace is upstream's NamespaceLifecycle admission: nothing is
+// created in a namespace that does not exist or is being deleted.
+func (s *Server) admitNamespace(ctx context.Context, res *registry.Resource, namespace string) error {
+	if !res.Namespaced {
+		return nil
+	}
+	nsRes, ok := s.cfg.Registry.Lookup(namespacesGVR)
+	if !ok {
+		return nil
+	}
+	obj, _, err := s.getObject(ctx, nsRes, "", namespace)
+	if apierrors.IsNotFound(err) {
+		return apierrors.NewNotFound(namespacesGVR.GroupResource(), namespace)
+	}
+	if err != nil {
+		return err
+	}
+	if m, err := meta.Accessor(obj); err == nil && m.GetDeletionTimestamp() != nil {
+		return apierrors.NewForbidden(res.GVR.GroupResource(), "",
+			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace))
+	}
+	return nil
+}
+
+// invalid is a 422 for one object.
+func invalid(res *registry.Resource, name string, errs field.ErrorList) error {
+	return apierrors.NewInvalid(res.GroupVersionKind().GroupKind(), name, errs)
+}

@@ -1,0 +1,258 @@
+package apiserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"mini.dev/mini/internal/registry"
+	"mini.dev/mini/internal/store"
+)
+
+const (
+	// minWatchTimeout is kube-apiserver's --min-request-timeout: a watch
+	// without timeoutSeconds ends after one to two times this, so clients
+	// spread their re-watches.
+	minWatchTimeout  = 30 * time.Minute
+	bookmarkInterval = time.Minute
+)
+
+// watchStream writes watch events in the negotiated shape: JSON lines of
+// metav1.WatchEvent, each object a typed object or a Table row.
+type watchStream struct {
+	s       *Server
+	w       http.ResponseWriter
+	flusher http.Flusher
+	res     *registry.Resource
+	table   *tableOptions // nil unless the client asked for Tables
+	enc     *json.Encoder
+	lastRev int64 // revision of the last event sent
+}
+
+func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
+	if m, err := meta.Accessor(obj); err == nil {
+		if rv, err := strconv.ParseInt(m.GetResourceVersion(), 10, 64); err == nil && rv > ws.lastRev {
+			ws.lastRev = rv
+		}
+	}
+	var body runtime.Object = obj
+	if ws.table != nil && typ != watch.Bookmark && typ != watch.Error {
+		body = toTable(ws.res, []runtime.Object{obj}, metav1.ListMeta{}, *ws.table)
+		ws.table.noHeaders = true // column definitions come with the first event only
+	} else if typ != watch.Error {
+		obj.GetObjectKind().SetGroupVersionKind(ws.res.GroupVersionKind())
+	}
+	var raw bytes.Buffer
+	if err := ws.s.codecs.json.Encode(body, &raw); err != nil {
+		return err
+	}
+	err := ws.enc.Encode(metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: bytes.TrimSpace(raw.Bytes())}})
+	ws.flusher.Flush()
+	return err
+}
+
+// bookmark sends a BOOKMARK carrying only a resourceVersion.
+func (ws *watchStream) bookmark(rev int64, initialEventsEnd bool) error {
+	obj := ws.res.New()
+	m, _ := meta.Accessor(obj)
+	m.SetResourceVersion(strconv.FormatInt(rev, 10))
+	if initialEventsEnd {
+		m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+	}
+	return ws.send(watch.Bookmark, obj)
+}
+
+func (ws *watchStream) sendError(err error) {
+	st := statusOf(err)
+	st.Kind, st.APIVersion = "Status", "v1"
+	ws.send(watch.Error, st)
+}
+
+// watch streams a collection's changes. Without a resourceVersion (or with
+// "0") it starts with ADDED events for every existing object, as upstream;
+// with sendInitialEvents those are followed by a bookmark that marks their
+// end. A resourceVersion older than the history gets a 410 ERROR event.
+func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *registry.Resource, info requestInfo) {
+	q := r.URL.Query()
+	f, err := parseFilter(res, q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rv := q.Get("resourceVersion")
+	sendInitial := q.Get("sendInitialEvents") == "true"
+	bookmarks := q.Get("allowWatchBookmarks") == "true"
+	match := metav1.ResourceVersionMatch(q.Get("resourceVersionMatch"))
+	switch {
+	case sendInitial && match != metav1.ResourceVersionMatchNotOlderThan:
+		s.writeError(w, r, apierrors.NewBadRequest("sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+		return
+	case !sendInitial && match != "":
+		s.writeError(w, r, apierrors.NewBadRequest("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
+		return
+	case sendInitial && !bookmarks:
+		s.writeError(w, r, apierrors.NewBadRequest("sendInitialEvents requires allowWatchBookmarks=true"))
+		return
+	}
+	var from int64
+	if rv != "" {
+		if from, err = strconv.ParseInt(rv, 10, 64); err != nil || from < 0 {
+			s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version %q", rv)))
+			return
+		}
+	}
+	timeout := time.Duration(float64(minWatchTimeout) * (1 + rand.Float64()))
+	if v := q.Get("timeoutSeconds"); v != "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs < 0 {
+			s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds %q", v)))
+			return
+		}
+		timeout = time.Duration(secs) * time.Second
+	}
+	out, err := negotiate(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ws := &watchStream{s: s, w: w, res: res, enc: json.NewEncoder(w)}
+	if out.as == "Table" {
+		opts, err := parseTableOptions(q)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ws.table = &opts
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		s.writeError(w, r, apierrors.NewInternalError(errors.New("streaming unsupported")))
+		return
+	}
+	ws.flusher = flusher
+
+	ctx := r.Context()
+	var initial []runtime.Object
+	if rv == "" || rv == "0" || sendInitial {
+		if from > s.cfg.Store.Revision() {
+			s.writeError(w, r, apierrors.NewTimeoutError("Too large resource version", 1))
+			return
+		}
+		objs, lm, err := s.listObjects(ctx, res, info.Namespace, listQuery{filter: f})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		initial = objs
+		from, _ = strconv.ParseInt(lm.ResourceVersion, 10, 64)
+	}
+	w.Header().Set("Content-Type", mediaJSON)
+	w.Header().Set("Transfer-Encoding", "chunked")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+
+	watcher, err := s.cfg.Store.Watch(ctx, resourcePrefix(res, info.Namespace), from)
+	if err != nil {
+		ws.sendError(storeError(err, res.GVR.GroupResource(), ""))
+		return
+	}
+	defer watcher.Stop()
+	for _, obj := range initial {
+		if ws.send(watch.Added, obj) != nil {
+			return
+		}
+	}
+	ws.lastRev = from
+	if sendInitial && ws.bookmark(from, true) != nil {
+		return
+	}
+
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	ticker := time.NewTicker(bookmarkInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
+		case <-ticker.C:
+			// Every event up to the last one sent has been delivered, so
+			// its revision is a safe place for the client to resume.
+			if bookmarks && ws.bookmark(ws.lastRev, false) != nil {
+				return
+			}
+		case ev, ok := <-watcher.Events():
+			if !ok {
+				if err := watcher.Err(); err != nil && errors.Is(err, store.ErrCompacted) {
+					ws.sendError(storeError(err, res.GVR.GroupResource(), ""))
+				}
+				return
+			}
+			typ, obj, err := s.watchEvent(res, f, ev)
+			if err != nil {
+				ws.sendError(apierrors.NewInternalError(err))
+				return
+			}
+			if obj != nil && ws.send(typ, obj) != nil {
+				return
+			}
+		}
+	}
+}
+
+// watchEvent turns a store event into the watch event a client with
+// filter f sees: an object entering the selection is ADDED, one leaving it
+// is DELETED, and obj is nil when the event does not concern the client.
+func (s *Server) watchEvent(res *registry.Resource, f filter, ev store.Event) (watch.EventType, runtime.Object, error) {
+	if ev.Type == store.EventDelete {
+		prev, err := s.decodeObject(res, ev.Prev)
+		if err != nil || !f.matches(prev) {
+			return "", nil, err
+		}
+		setResourceVersion(prev, ev.Revision())
+		return watch.Deleted, prev, nil
+	}
+	obj, err := s.decodeObject(res, ev.KV)
+	if err != nil {
+		return "", nil, err
+	}
+	now := f.matches(obj)
+	if ev.Type == store.EventCreate {
+		if !now {
+			return "", nil, nil
+		}
+		return watch.Added, obj, nil
+	}
+	before := true
+	if !f.everything() {
+		prev, err := s.decodeObject(res, ev.Prev)
+		if err != nil {
+			return "", nil, err
+		}
+		before = f.matches(prev)
+		if before && !now {
+			setResourceVersion(prev, ev.Revision())
+			return watch.Deleted, prev, nil
+		}
+	}
+	switch {
+	case now && before:
+		return watch.Modified, obj, nil
+	case now:
+		return watch.Added, obj, nil
+	}
+	return "", nil, nil
+}
