@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	stdjson "encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -152,4 +153,24 @@ func unsupportedMediaType(mediaType string, accepted ...string) error {
 		Message: fmt.Sprintf("the body of the request was in an unknown format %q - accepted media types include: %s",
 			mediaType, strings.Join(accepted, ", ")),
 	}}
+}
+
+// decodeOptions decodes an options body (DeleteOptions) of any of the
+// media types, as clients send them: client-go sends protobuf.
+func (s *Server) decodeOptions(r *http.Request, body []byte, into runtime.Object) error {
+	var err error
+	switch mediaTypeOf(r) {
+	case mediaProtobuf:
+		_, _, err = s.codecs.protobuf.Decode(body, nil, into)
+	case mediaYAML:
+		if body, err = yaml.YAMLToJSON(body); err == nil {
+			err = stdjson.Unmarshal(body, into)
+		}
+	default:
+		err = stdjson.Unmarshal(body, into)
+	}
+	if err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("invalid %T: %v", into, err))
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package apiserver
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,15 +20,15 @@ import (
 
 // deleteOptions reads DeleteOptions from the body (JSON or YAML) and the
 // query, as upstream accepts them from either.
-func deleteOptions(r *http.Request) (metav1.DeleteOptions, error) {
+func (s *Server) deleteOptions(r *http.Request) (metav1.DeleteOptions, error) {
 	var opts metav1.DeleteOptions
 	body, err := readBody(r)
 	if err != nil {
 		return opts, err
 	}
 	if len(body) > 0 {
-		if err := json.Unmarshal(body, &opts); err != nil {
-			return opts, apierrors.NewBadRequest(fmt.Sprintf("invalid DeleteOptions: %v", err))
+		if err := s.decodeOptions(r, body, &opts); err != nil {
+			return opts, err
 		}
 	}
 	q := r.URL.Query()
@@ -66,7 +65,7 @@ func deleteOptions(r *http.Request) (metav1.DeleteOptions, error) {
 
 // remove answers DELETE of one object.
 func (s *Server) remove(w http.ResponseWriter, r *http.Request, res *registry.Resource, info requestInfo) {
-	opts, err := deleteOptions(r)
+	opts, err := s.deleteOptions(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -195,7 +194,7 @@ func checkPreconditions(res *registry.Resource, name string, m metav1.Object, p 
 // selectors match is deleted as a single DELETE would, and the deleted
 // objects are returned as a list.
 func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, res *registry.Resource, info requestInfo) {
-	opts, err := deleteOptions(r)
+	opts, err := s.deleteOptions(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,7 +45,10 @@ type testServer struct {
 	t          *testing.T
 	store      *store.Store
 	ca         *pki.CA
+	reg        *registry.Registry
+	cert, key  []byte
 	addr       string
+	stopAPI    func()
 	kubeconfig string
 	home       string
 }
@@ -57,22 +61,38 @@ func startServer(t *testing.T, cfg store.Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := pki.LoadOrCreateCA(filepath.Join(dir, "tls"))
-	if err != nil {
+	ts := &testServer{t: t, store: st, home: filepath.Join(dir, "home")}
+	if ts.ca, err = pki.LoadOrCreateCA(filepath.Join(dir, "tls")); err != nil {
 		t.Fatal(err)
 	}
-	certPEM, keyPEM, err := ca.Issue(pki.Request{CommonName: "apiserver", DNSNames: []string{"localhost"},
+	ts.cert, ts.key, err = ts.ca.Issue(pki.Request{CommonName: "apiserver", DNSNames: []string{"localhost"},
 		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := registry.Builtin()
-	if err != nil {
+	if ts.reg, err = registry.Builtin(); err != nil {
 		t.Fatal(err)
 	}
-	api, err := apiserver.New(apiserver.Config{Store: st, Registry: reg, CA: ca, CertPEM: certPEM, KeyPEM: keyPEM, Listen: "127.0.0.1:0"})
+	ts.addr, ts.stopAPI = ts.runAPI("127.0.0.1:0")
+	ts.kubeconfig = ts.writeKubeconfig("admin", "system:admin", "system:masters")
+	t.Cleanup(func() {
+		ts.stopAPI()
+		if err := st.Check(); err != nil {
+			t.Errorf("store check: %v", err)
+		}
+		st.Close()
+	})
+	return ts
+}
+
+// runAPI runs an API server on the test's store and returns its address
+// and a function that stops it (safe to call twice).
+func (ts *testServer) runAPI(listen string) (string, func()) {
+	ts.t.Helper()
+	api, err := apiserver.New(apiserver.Config{Store: ts.store, Registry: ts.reg, CA: ts.ca,
+		CertPEM: ts.cert, KeyPEM: ts.key, Listen: listen})
 	if err != nil {
-		t.Fatal(err)
+		ts.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -80,21 +100,17 @@ func startServer(t *testing.T, cfg store.Config) *testServer {
 	select {
 	case <-api.Ready():
 	case err := <-done:
-		t.Fatalf("api: %v", err)
+		ts.t.Fatalf("api: %v", err)
 	}
-	ts := &testServer{t: t, store: st, ca: ca, addr: api.Addr(), home: filepath.Join(dir, "home")}
-	ts.kubeconfig = ts.writeKubeconfig("admin", "system:admin", "system:masters")
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("api: %v", err)
-		}
-		if err := st.Check(); err != nil {
-			t.Errorf("store check: %v", err)
-		}
-		st.Close()
-	})
-	return ts
+	var once sync.Once
+	return api.Addr(), func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				ts.t.Errorf("api: %v", err)
+			}
+		})
+	}
 }
 
 // writeKubeconfig writes a kubeconfig for a user with a client
