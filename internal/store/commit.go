@@ -42,6 +42,9 @@ func (s *Store) submit(ctx context.Context, op *writeOp) writeResult {
 		}
 	}
 	op.done = make(chan writeResult, 1)
+	if err := s.writeErr.Load(); err != nil {
+		return writeResult{err: *err}
+	}
 	s.lifecycle.RLock()
 	if s.closed {
 		s.lifecycle.RUnlock()
@@ -73,6 +76,7 @@ func (s *Store) runCommitter() {
 			}
 		}
 		s.commit(batch)
+		clear(batch) // drop the values until the next batch
 	}
 }
 
@@ -80,6 +84,12 @@ func (s *Store) runCommitter() {
 // fails gets its own error and no revision; the others go ahead. If the
 // transaction itself fails, every write in it fails and nothing is published.
 func (s *Store) commit(batch []*writeOp) {
+	if err := s.writeErr.Load(); err != nil {
+		for _, op := range batch {
+			op.done <- writeResult{err: *err}
+		}
+		return
+	}
 	now := time.Now().UnixNano()
 	if now < s.lastCommit {
 		now = s.lastCommit // keep log times monotonic for age compaction
@@ -116,7 +126,10 @@ func (s *Store) commit(batch []*writeOp) {
 		return tx.Bucket(bucketMeta).Put(metaRevision, revKey(rev))
 	})
 	if err != nil {
-		s.log.Error("commit failed", "writes", len(batch), "err", err)
+		s.log.Error("commit failed; the store takes no more writes", "writes", len(batch), "err", err)
+		failed := fmt.Errorf("%w: %w", ErrWriteFailed, err)
+		s.writeErr.Store(&failed)
+		err = failed
 		for i := range results {
 			results[i] = writeResult{err: err}
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,7 +22,11 @@ func (s *Store) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if _, err := s.Compact(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			_, err := s.Compact(ctx, time.Now())
+			switch {
+			case errors.Is(err, ErrClosed):
+				return nil
+			case err != nil && ctx.Err() == nil:
 				s.log.Error("compaction failed", "err", err)
 			}
 		}
@@ -96,8 +101,8 @@ func (s *Store) compactChunk(cutoff int64) (done bool, err error) {
 	if err != nil {
 		return true, fmt.Errorf("store: compact: %w", err)
 	}
-	if compacted > s.compactRev.Load() {
-		s.compactRev.Store(compacted)
+	// Concurrent compactions may finish out of order; keep the newest.
+	for cur := s.compactRev.Load(); compacted > cur && !s.compactRev.CompareAndSwap(cur, compacted); cur = s.compactRev.Load() {
 	}
 	return done, nil
 }

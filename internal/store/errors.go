@@ -28,13 +28,21 @@ var (
 	// contains a NUL byte or is longer than MaxKeyLen.
 	ErrInvalidKey = errors.New("store: invalid key")
 	// ErrInvalidContinue is returned by List for a continue token that is
-	// malformed or belongs to another prefix.
+	// malformed or whose revision differs from the one asked for. A token
+	// stores its start key relative to the listed prefix, so it can never
+	// resume outside the prefix it is used with.
 	ErrInvalidContinue = errors.New("store: invalid continue token")
 	// ErrCorrupt is returned when a record read from disk fails its checksum or
 	// cannot be decoded.
 	ErrCorrupt = errors.New("store: corrupt record")
 	// ErrClosed is returned by every operation after Close, and ends watchers.
 	ErrClosed = errors.New("store: closed")
+	// ErrWriteFailed is returned by a write whose transaction failed to
+	// commit, and by every write after it: the store stops writing until it
+	// is reopened, because after a failed fsync the file's state is unknown.
+	ErrWriteFailed = errors.New("store: write failed")
+	// ErrInvalidArgument is returned for a negative revision or limit.
+	ErrInvalidArgument = errors.New("store: invalid argument")
 )
 
 // ConflictError is the error of an Update or Delete whose expected revision is

@@ -38,7 +38,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions) (List
 		return ListResult{}, fmt.Errorf("prefix: %w", err)
 	}
 	if opts.Limit < 0 || opts.Revision < 0 {
-		return ListResult{}, fmt.Errorf("store: negative limit %d or revision %d", opts.Limit, opts.Revision)
+		return ListResult{}, fmt.Errorf("%w: negative limit %d or revision %d", ErrInvalidArgument, opts.Limit, opts.Revision)
 	}
 	if err := ctx.Err(); err != nil {
 		return ListResult{}, err
@@ -160,8 +160,12 @@ func readPage(c *bolt.Cursor, past map[string]*KV, prefix, start string, limit i
 	return page.result(), nil
 }
 
-// arenaChunk is the size of the blocks a page's values are copied into.
-const arenaChunk = 256 << 10
+// The blocks a page's values are copied into start small and double up to
+// arenaMax, so a short page does not pin a large block.
+const (
+	arenaMin = 4 << 10
+	arenaMax = 256 << 10
+)
 
 // pageBuilder copies a page's keys and values out of the transaction in a
 // few large allocations instead of two per key: a 10,000-key list is
@@ -184,7 +188,8 @@ func add[K string | []byte](p *pageBuilder, key K, kv KV, limit int64) bool {
 	p.keys = append(p.keys, key...)
 	p.ends = append(p.ends, len(p.keys))
 	if len(kv.Value) > cap(p.values)-len(p.values) {
-		p.values = make([]byte, 0, max(arenaChunk, len(kv.Value)))
+		next := min(arenaMax, max(arenaMin, 2*cap(p.values)))
+		p.values = make([]byte, 0, max(next, len(kv.Value)))
 	}
 	from := len(p.values)
 	p.values = append(p.values, kv.Value...)

@@ -98,6 +98,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = DefaultMaxBatch
 	}
+	// One commit publishes up to MaxBatch events at once; a batch larger
+	// than half the window would lap watchers that keep up.
+	c.MaxBatch = max(1, min(c.MaxBatch, c.WatchWindow/2))
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -115,6 +118,13 @@ type Store struct {
 	// Close, which takes it exclusively, knows no one is mid-call.
 	lifecycle sync.RWMutex
 	closed    bool
+	closing   chan struct{} // closed by Close: ends watchers waiting on consumers
+	closeOnce sync.Once
+	closeErr  error
+
+	// writeErr, once a commit has failed, fails every later write: after a
+	// failed fsync the file's state is unknown, so the store stops writing.
+	writeErr atomic.Pointer[error]
 
 	queue         chan *writeOp
 	committerDone chan struct{}
@@ -148,12 +158,19 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Dir, err)
 	}
+	// A new file's directory entry must be durable too, or the first
+	// acknowledged writes could vanish with the file on power loss.
+	if err := syncDir(cfg.Dir); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	s := &Store{
 		cfg:           cfg,
 		db:            db,
 		log:           cfg.Logger.With("component", "store"),
 		queue:         make(chan *writeOp, cfg.MaxBatch),
 		committerDone: make(chan struct{}),
+		closing:       make(chan struct{}),
 	}
 	if err := s.load(); err != nil {
 		db.Close()
@@ -163,6 +180,15 @@ func Open(cfg Config) (*Store, error) {
 	go s.runCommitter()
 	s.log.Debug("opened", "dir", cfg.Dir, "revision", s.rev.Load(), "compacted", s.compactRev.Load())
 	return s, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // load creates the buckets on a new file and reads the revisions back.
@@ -212,19 +238,20 @@ func metaInt(meta *bolt.Bucket, name []byte) (int64, error) {
 }
 
 // Close stops accepting operations, commits the writes already queued, ends
-// every watcher with ErrClosed and closes the file.
+// every watcher with ErrClosed and closes the file. Every call returns once
+// the file is closed.
 func (s *Store) Close() error {
-	s.lifecycle.Lock()
-	if s.closed {
+	s.closeOnce.Do(func() {
+		s.lifecycle.Lock()
+		s.closed = true
+		close(s.queue) // no submitter is mid-send: they hold lifecycle shared
+		close(s.closing)
 		s.lifecycle.Unlock()
-		return nil
-	}
-	s.closed = true
-	close(s.queue) // no submitter is mid-send: they hold lifecycle shared
-	s.lifecycle.Unlock()
-	<-s.committerDone
-	s.events.close(ErrClosed)
-	return s.db.Close()
+		<-s.committerDone
+		s.events.close(ErrClosed)
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
 }
 
 // Stats are counters for monitoring and tests.

@@ -38,7 +38,7 @@ func (w *Watcher) Stop() { w.cancel() }
 // older than the compacted history gives ErrCompacted.
 func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (*Watcher, error) {
 	if afterRev < 0 {
-		return nil, fmt.Errorf("store: negative watch revision %d", afterRev)
+		return nil, fmt.Errorf("%w: negative watch revision %d", ErrInvalidArgument, afterRev)
 	}
 	s.lifecycle.RLock()
 	defer s.lifecycle.RUnlock()
@@ -95,12 +95,19 @@ func (w *Watcher) run(ctx context.Context, s *Store, prefix string, next int64) 
 			case w.ch <- ev:
 			case <-ctx.Done():
 				return
+			case <-s.closing:
+				w.err = ErrClosed
+				return
 			}
 		}
+		clear(events) // delivered: do not keep their values alive while idle
 		if len(events) == 0 && !res.behind {
 			select {
 			case <-res.wait:
 			case <-ctx.Done():
+				return
+			case <-s.closing:
+				w.err = ErrClosed
 				return
 			}
 		}

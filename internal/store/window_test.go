@@ -8,12 +8,18 @@ import (
 	"testing"
 )
 
-// TestReviewBatchLargerThanWindowKillsFastWatcher: Config accepts a
-// WatchWindow smaller than MaxBatch. One group commit then publishes more
-// events than the ring holds and every live watcher is "lapped" at once and
-// closed with ErrWatcherTooSlow, although its consumer reads continuously.
-func TestReviewBatchLargerThanWindowKillsFastWatcher(t *testing.T) {
-	s := openTest(t, Config{WatchWindow: 8}) // MaxBatch defaults to 512
+// TestWatchWindowSmallerThanBatch: one group commit must never publish
+// more events than the ring holds, or it would lap every watcher at once,
+// however fast its consumer reads.
+func TestWatchWindowSmallerThanBatch(t *testing.T) {
+	for _, window := range []int{1, 2, 8, 1023} {
+		if got := (Config{WatchWindow: window}).withDefaults().MaxBatch; got < 1 || got > max(1, window/2) {
+			t.Errorf("window %d allows batches of %d", window, got)
+		}
+	}
+	// Batches of up to 4096 are asked for, but capped at half the window,
+	// so a consumer that reads continuously is never lapped.
+	s := openTest(t, Config{WatchWindow: 1024, MaxBatch: 4096})
 	w, err := s.Watch(context.Background(), "/", 0)
 	if err != nil {
 		t.Fatal(err)
