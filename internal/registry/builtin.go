@@ -1,10 +1,22 @@
 package registry
 
-// Builtin is every resource mini serves, in discovery order.
+// Builtin is every resource mini serves, in discovery order. Each family
+// of resources lists itself in its own builtin_*.go file.
 func Builtin() (*Registry, error) {
-	return New(
-		Namespaces(),
-		ConfigMaps(),
-		Secrets(),
-	)
+	var all []*Resource
+	for _, family := range [][]*Resource{
+		coreResources(),
+		workloadResources(),
+		clusterResources(),
+		networkingResources(),
+		rbacResources(),
+	} {
+		all = append(all, family...)
+	}
+	return New(all...)
+}
+
+// coreResources are the core group's basic resources.
+func coreResources() []*Resource {
+	return []*Resource{Namespaces(), ConfigMaps(), Secrets()}
 }

@@ -1,0 +1,6 @@
+package registry
+
+// rbacResources lists roles, rolebindings, clusterroles, clusterrolebindings.
+func rbacResources() []*Resource {
+	return nil
+}

