@@ -57,9 +57,21 @@ type Resource struct {
 	// BeginDeletion marks an object whose deletion waits (a namespace goes
 	// Terminating).
 	BeginDeletion func(obj runtime.Object)
+	// Scale serves the scale subresource (an autoscaling/v1 Scale) of
+	// resources that list "scale" in Subresources.
+	Scale *ScaleAccess
 	// ReturnDeletedObject answers a delete with the object instead of a
 	// Status, as upstream does for some resources.
 	ReturnDeletedObject bool
+}
+
+// ScaleAccess reads and writes the replicas behind a scale subresource.
+type ScaleAccess struct {
+	// Get returns spec.replicas, status.replicas and the label selector
+	// (in its string form) of obj.
+	Get func(obj runtime.Object) (specReplicas, statusReplicas int32, selector string)
+	// Set sets spec.replicas of obj.
+	Set func(obj runtime.Object, replicas int32)
 }
 
 // GroupVersionKind of the resource's objects.
