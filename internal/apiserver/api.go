@@ -83,7 +83,11 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		return nil
 	}
 	for _, name := range defaultNamespaces {
-		_, err := s.createObject(ctx, nsRes, "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, false)
+		if _, _, err := s.getObject(ctx, nsRes, "", name); err == nil {
+			continue // a restart: no write, and no field manager to build
+		}
+		_, err := s.createObject(ctx, nsRes, "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}},
+			writeOptions{manager: "kube-apiserver"})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
 		}

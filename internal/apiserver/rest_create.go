@@ -34,7 +34,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *registry.Re
 		s.writeError(w, r, err)
 		return
 	}
-	dry, err := dryRun(r)
+	opts, err := parseWriteOptions(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -44,7 +44,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *registry.Re
 		s.writeError(w, r, err)
 		return
 	}
-	created, err := s.createObject(r.Context(), res, info.Namespace, obj, dry)
+	created, err := s.createObject(r.Context(), res, info.Namespace, obj, opts)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -52,10 +52,27 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *registry.Re
 	s.writeObject(w, r, http.StatusCreated, res, created)
 }
 
+// writeOptions are what every write request says besides its object.
+type writeOptions struct {
+	dry bool
+	// manager is the field manager the write is recorded for; empty when
+	// the managed fields are already computed (server-side apply).
+	manager string
+}
+
+func parseWriteOptions(r *http.Request) (writeOptions, error) {
+	dry, err := dryRun(r)
+	if err != nil {
+		return writeOptions{}, err
+	}
+	manager, err := managerName(r)
+	return writeOptions{dry: dry, manager: manager}, err
+}
+
 // createObject stores a new object: the server's metadata, the resource's
 // preparation, defaults and validation, the namespace's lifecycle, then
-// the store. With dry set it stops before the store.
-func (s *Server) createObject(ctx context.Context, res *registry.Resource, namespace string, obj runtime.Object, dry bool) (runtime.Object, error) {
+// the store. A dry run stops before the store.
+func (s *Server) createObject(ctx context.Context, res *registry.Resource, namespace string, obj runtime.Object, opts writeOptions) (runtime.Object, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
@@ -65,6 +82,16 @@ func (s *Server) createObject(ctx context.Context, res *registry.Resource, names
 	}
 	if res.Default != nil {
 		res.Default(obj) // upstream defaults as it decodes, before anything else
+	}
+	if opts.manager != "" {
+		fm, err := s.fields.get(s.codecs.scheme, res, "")
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		obj = fm.UpdateNoErrors(res.New(), obj, opts.manager)
+		if m, err = meta.Accessor(obj); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
 	}
 	fillCreateMeta(res, m)
 	if res.PrepareForCreate != nil {
@@ -81,7 +108,7 @@ func (s *Server) createObject(ctx context.Context, res *registry.Resource, names
 	if err := s.admitNamespace(ctx, res, m.GetNamespace()); err != nil {
 		return nil, err
 	}
-	if dry {
+	if opts.dry {
 		return obj, nil
 	}
 	for attempt := 1; ; attempt++ {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"mini.dev/mini/internal/registry"
@@ -32,7 +33,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *registry.Re
 		s.writeError(w, r, err)
 		return
 	}
-	dry, err := dryRun(r)
+	opts, err := parseWriteOptions(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -47,7 +48,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *registry.Re
 		s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), info.Name)))
 		return
 	}
-	updated, err := s.updateObject(r.Context(), res, info, dry, func(cur runtime.Object, curRev int64) (runtime.Object, error) {
+	updated, err := s.updateObject(r.Context(), res, info, opts, func(cur runtime.Object, curRev int64) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {
@@ -63,8 +64,15 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *registry.Re
 // A resourceVersion in the new state is the client's precondition. A
 // change that leaves the stored bytes as they were writes nothing. An
 // object being deleted whose last finalizer goes is deleted.
-func (s *Server) updateObject(ctx context.Context, res *registry.Resource, info requestInfo, dry bool, mutate mutation) (runtime.Object, error) {
+func (s *Server) updateObject(ctx context.Context, res *registry.Resource, info requestInfo, opts writeOptions, mutate mutation) (runtime.Object, error) {
 	gr := res.GVR.GroupResource()
+	var fm *managedfields.FieldManager
+	if opts.manager != "" {
+		var err error
+		if fm, err = s.fields.get(s.codecs.scheme, res, info.Subresource); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+	}
 	key := objectKey(res, info.Namespace, info.Name)
 	for attempt := 1; ; attempt++ {
 		kv, err := s.cfg.Store.Get(ctx, key)
@@ -92,6 +100,12 @@ func (s *Server) updateObject(ctx context.Context, res *registry.Resource, info 
 		if res.Default != nil {
 			res.Default(obj)
 		}
+		if fm != nil {
+			obj = fm.UpdateNoErrors(cur, obj, opts.manager)
+			if m, err = meta.Accessor(obj); err != nil {
+				return nil, apierrors.NewInternalError(err)
+			}
+		}
 		prepareUpdate(res, obj, cur, info.Subresource)
 		if errs := validateUpdate(res, obj, cur); len(errs) > 0 {
 			return nil, invalid(res, info.Name, errs)
@@ -103,7 +117,7 @@ func (s *Server) updateObject(ctx context.Context, res *registry.Resource, info 
 		if bytes.Equal(value, kv.Value) {
 			return cur, nil // nothing changed: upstream writes nothing either
 		}
-		if dry {
+		if opts.dry {
 			setResourceVersion(obj, kv.ModRevision)
 			return obj, nil
 		}

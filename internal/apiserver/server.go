@@ -49,6 +49,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	codecs *codecs
+	fields *fieldManagers
 	tls    *tls.Config
 
 	ready chan struct{}
@@ -68,10 +69,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	c := newCodecs()
 	return &Server{
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "apiserver"),
-		codecs: newCodecs(),
+		codecs: c,
+		fields: newFieldManagers(c.scheme),
 		tls: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			// A client certificate is how most clients authenticate, but
