@@ -45,6 +45,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if info.Subresource == "scale" {
+		s.serveScale(w, r, res, info)
+		return
+	}
 	switch info.Verb {
 	case "get":
 		s.get(w, r, res, info)

@@ -189,9 +189,17 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *registry.Res
 		case <-timer.C:
 			return
 		case <-ticker.C:
-			// Every event up to the last one sent has been delivered, so
-			// its revision is a safe place for the client to resume.
-			if bookmarks && ws.bookmark(ws.lastRev, false) != nil {
+			if !bookmarks {
+				continue
+			}
+			// Progress read before finding the channel empty means every
+			// event up to it has been written to the client: a safe place
+			// to resume, even when no event of this resource came.
+			rev := watcher.Progress()
+			if len(watcher.Events()) > 0 || rev < ws.lastRev {
+				rev = ws.lastRev
+			}
+			if ws.bookmark(rev, false) != nil {
 				return
 			}
 		case ev, ok := <-watcher.Events():

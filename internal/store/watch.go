@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -16,10 +17,16 @@ const (
 // Watcher delivers, in revision order, every event under its prefix after
 // the revision it started from.
 type Watcher struct {
-	ch     chan Event
-	cancel context.CancelFunc
-	err    error // why the watcher ended; written before ch is closed
+	ch       chan Event
+	cancel   context.CancelFunc
+	err      error        // why the watcher ended; written before ch is closed
+	progress atomic.Int64 // every event up to this revision is on ch or delivered
 }
+
+// Progress is a revision up to which every event under the prefix has been
+// put on Events. A consumer that reads Progress and then finds Events empty
+// has received every event up to it: the revision is a safe bookmark.
+func (w *Watcher) Progress() int64 { return w.progress.Load() }
 
 // Events is closed when the watcher ends; then Err says why.
 func (w *Watcher) Events() <-chan Event { return w.ch }
@@ -50,6 +57,7 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) (*Watc
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Watcher{ch: make(chan Event, watchChanSize), cancel: cancel}
+	w.progress.Store(afterRev)
 	go w.run(ctx, s, prefix, afterRev+1)
 	return w, nil
 }
@@ -101,6 +109,7 @@ func (w *Watcher) run(ctx context.Context, s *Store, prefix string, next int64) 
 			}
 		}
 		clear(events) // delivered: do not keep their values alive while idle
+		w.progress.Store(next - 1)
 		if len(events) == 0 && !res.behind {
 			select {
 			case <-res.wait:

@@ -183,3 +183,28 @@ func TestWatchStopsWithContext(t *testing.T) {
 		t.Fatal("negative revision accepted")
 	}
 }
+
+func TestWatcherProgress(t *testing.T) {
+	s := openTest(t, Config{})
+	mustCreate(t, s, "/a/1", "v") // 1
+	w, err := s.Watch(context.Background(), "/a/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if p := w.Progress(); p != 1 {
+		t.Fatalf("progress at start = %d, want 1", p)
+	}
+	mustCreate(t, s, "/b/1", "v") // 2: not under the prefix
+	mustCreate(t, s, "/a/2", "v") // 3
+	mustCreate(t, s, "/b/2", "v") // 4
+	collect(t, w, 1)
+	// Events outside the prefix move the progress too, once looked at.
+	deadline := time.Now().Add(10 * time.Second)
+	for w.Progress() != 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("progress = %d, want 4", w.Progress())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
