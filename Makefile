@@ -4,7 +4,8 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/mini
 DATA_DIR ?= /var/lib/mini
 FUZZTIME ?= 10s
-FUZZ_TARGETS := FuzzKVCodec FuzzLogCodec FuzzParseContinue
+FUZZ_TARGETS := internal/store:FuzzKVCodec internal/store:FuzzLogCodec \
+	internal/store:FuzzParseContinue internal/apiserver:FuzzBodies
 
 .PHONY: build run test unit fuzz bench clean
 
@@ -25,8 +26,9 @@ test: build
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $$t for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./internal/store/ || exit 1; \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
 	done
 
 # Benchmarks print a table; nothing gates on their figures.
