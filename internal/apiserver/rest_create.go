@@ -149,7 +149,7 @@ func checkNamespace(res *registry.Resource, namespace string, m metav1.Object) e
 // fillCreateMeta sets what the server owns on a new object, as upstream's
 // FillObjectMetaSystemFields and BeforeCreate do.
 func fillCreateMeta(res *registry.Resource, m metav1.Object) {
-	m.SetUID(types.UID(uuid.NewUUID()))
+	m.SetUID(newUID())
 	m.SetCreationTimestamp(metav1.Now())
 	m.SetResourceVersion("")
 	m.SetDeletionTimestamp(nil)
@@ -161,6 +161,8 @@ func fillCreateMeta(res *registry.Resource, m metav1.Object) {
 		m.SetGeneration(0)
 	}
 }
+
+func newUID() types.UID { return types.UID(uuid.NewUUID()) }
 
 // generatedName appends upstream's five random characters.
 func generatedName(base string) string {

@@ -107,4 +107,3 @@ func (s *Server) updateScale(w http.ResponseWriter, r *http.Request, res *regist
 	}
 	s.writeRaw(w, r, http.StatusOK, toScale(res, updated))
 }
-

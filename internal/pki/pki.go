@@ -268,3 +268,28 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// LoadOrCreateKey loads a private key from path, or makes one there: the
+// service-account token signing key lives this way.
+func LoadOrCreateKey(path string) (crypto.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key, err := ParseKeyPEM(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	pemBytes, err := encodeKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return key, writeFiles(filepath.Dir(path), file{filepath.Base(path), pemBytes})
+}
