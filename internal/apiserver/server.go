@@ -14,6 +14,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"mini.dev/mini/internal/openapi"
 	"mini.dev/mini/internal/pki"
 	"mini.dev/mini/internal/registry"
 	"mini.dev/mini/internal/store"
@@ -46,11 +47,12 @@ type Config struct {
 
 // Server is the API server.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	codecs *codecs
-	fields *fieldManagers
-	tls    *tls.Config
+	cfg     Config
+	log     *slog.Logger
+	codecs  *codecs
+	fields  *fieldManagers
+	openapi *openapi.Documents
+	tls     *tls.Config
 
 	ready chan struct{}
 	mu    sync.Mutex
@@ -75,6 +77,8 @@ func New(cfg Config) (*Server, error) {
 		log:    cfg.Logger.With("component", "apiserver"),
 		codecs: c,
 		fields: newFieldManagers(c.scheme),
+		// Built on the first request for them, not at start.
+		openapi: openapi.New(cfg.Registry),
 		tls: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			// A client certificate is how most clients authenticate, but
@@ -144,6 +148,8 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc(path+"/", s.serveHealth)
 	}
 	mux.HandleFunc("/version", s.serveVersion)
+	// Every authenticated user may read the API's schema, as upstream.
+	mux.Handle("/openapi/", s.authenticated(s.openapi))
 	mux.Handle("/", s.authenticated(http.HandlerFunc(s.serveAPI)))
 	return s.recoverPanics(mux)
 }
