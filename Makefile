@@ -4,13 +4,19 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/mini
 DATA_DIR ?= /var/lib/mini
 FUZZTIME ?= 10s
+# The bundled kubectl reports the Kubernetes release of the pinned modules
+# (k8s.io/* v0.X.Y is Kubernetes v1.X.Y).
+KUBE_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/apimachinery 2>/dev/null | sed 's/^v0\./v1./')
+KUBE_MINOR := $(word 2,$(subst ., ,$(KUBE_VERSION)))
+LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR)
 FUZZ_TARGETS := internal/store:FuzzKVCodec internal/store:FuzzLogCodec \
 	internal/store:FuzzParseContinue internal/apiserver:FuzzBodies
 
 .PHONY: build run test unit fuzz bench clean
 
 build:
-	$(GO) build -buildvcs=auto -o $(BIN) .
+	$(GO) build -buildvcs=auto -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 run: build
 	scripts/install-deps.sh run
