@@ -18,7 +18,12 @@ var (
 // serveAPI routes an authenticated request: discovery, then the resource
 // verbs.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && s.serveDiscovery(w, r) {
+	if r.Method == http.MethodGet && isDiscoveryPath(r.URL.Path) {
+		s.authorizedPath(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !s.serveDiscovery(w, r) {
+				s.writeError(w, r, notFound())
+			}
+		})).ServeHTTP(w, r)
 		return
 	}
 	q := r.URL.Query()
@@ -37,11 +42,19 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apierrors.NewMethodNotSupported(res.GVR.GroupResource(), info.Verb))
 		return
 	}
+	if res.Virtual {
+		if err := s.authorize(r.Context(), info); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.serveReview(w, r, res, info)
+		return
+	}
 	if res.ReadOnly && info.Verb != "get" && info.Verb != "list" && info.Verb != "watch" {
 		s.writeError(w, r, apierrors.NewMethodNotSupported(res.GVR.GroupResource(), info.Verb))
 		return
 	}
-	if err := authorize(r.Context(), info); err != nil {
+	if err := s.authorize(r.Context(), info); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -69,6 +82,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// isDiscoveryPath says whether path is /api, /apis, a group or a group
+// version: the discovery documents.
+func isDiscoveryPath(path string) bool {
+	parts := splitPath(path)
+	switch {
+	case len(parts) == 0:
+		return false
+	case parts[0] == "api":
+		return len(parts) <= 2
+	case parts[0] == "apis":
+		return len(parts) <= 3
+	}
+	return false
+}
+
 // notFound is upstream's answer for a path it does not serve.
 func notFound() error {
 	return &apierrors.StatusError{ErrStatus: metav1.Status{
@@ -84,7 +112,7 @@ var defaultNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem
 func (s *Server) bootstrap(ctx context.Context) error {
 	nsRes, ok := s.cfg.Registry.Lookup(namespacesGVR)
 	if !ok {
-		return nil
+		return s.bootstrapRBAC(ctx)
 	}
 	for _, name := range defaultNamespaces {
 		if _, _, err := s.getObject(ctx, nsRes, "", name); err == nil {
@@ -96,5 +124,5 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return s.bootstrapRBAC(ctx)
 }

@@ -23,7 +23,7 @@ type filter struct {
 // parseFilter reads labelSelector and fieldSelector; a field the resource
 // does not offer is refused as upstream refuses it.
 func parseFilter(r *registry.Resource, q url.Values) (filter, error) {
-	f := filter{labels: labels.Everything(), fields: fields.Everything(), res: r}
+	f := matchAll(r)
 	var err error
 	if s := q.Get("labelSelector"); s != "" {
 		if f.labels, err = labels.Parse(s); err != nil {
@@ -59,7 +59,14 @@ func objectFields(r *registry.Resource, obj runtime.Object) fields.Set {
 	return set
 }
 
-func (f filter) everything() bool { return f.labels.Empty() && f.fields.Empty() }
+// matchAll is the filter without selectors.
+func matchAll(r *registry.Resource) filter {
+	return filter{labels: labels.Everything(), fields: fields.Everything(), res: r}
+}
+
+func (f filter) everything() bool {
+	return (f.labels == nil || f.labels.Empty()) && (f.fields == nil || f.fields.Empty())
+}
 
 func (f filter) matches(obj runtime.Object) bool {
 	if f.everything() {

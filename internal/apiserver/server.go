@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"mini.dev/mini/internal/openapi"
 	"mini.dev/mini/internal/pki"
+	"mini.dev/mini/internal/rbac"
 	"mini.dev/mini/internal/registry"
 	"mini.dev/mini/internal/store"
 	"mini.dev/mini/internal/version"
@@ -40,6 +42,9 @@ type Config struct {
 	CA *pki.CA
 	// CertPEM and KeyPEM are the serving certificate.
 	CertPEM, KeyPEM []byte
+	// ServiceAccountKey signs and verifies service-account tokens; nil
+	// serves no tokens.
+	ServiceAccountKey crypto.Signer
 	// Listen is the host:port to listen on; port 0 picks a free one.
 	Listen string
 	Logger *slog.Logger
@@ -52,6 +57,9 @@ type Server struct {
 	codecs  *codecs
 	fields  *fieldManagers
 	openapi *openapi.Documents
+	tokens  *tokens     // nil without a service-account key
+	rbac    *rbacLister // nil when the registry serves no RBAC
+	authz   *rbac.Authorizer
 	tls     *tls.Config
 
 	ready chan struct{}
@@ -72,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := newCodecs()
-	return &Server{
+	s := &Server{
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "apiserver"),
 		codecs: c,
@@ -89,7 +97,16 @@ func New(cfg Config) (*Server, error) {
 			NextProtos: []string{"h2", "http/1.1"},
 		},
 		ready: make(chan struct{}),
-	}, nil
+	}
+	if cfg.ServiceAccountKey != nil {
+		if s.tokens, err = newTokens(cfg.ServiceAccountKey); err != nil {
+			return nil, fmt.Errorf("apiserver: %w", err)
+		}
+	}
+	if l, ok := s.newRBACLister(); ok {
+		s.rbac, s.authz = l, rbac.New(l)
+	}
+	return s, nil
 }
 
 // Ready is closed once the server accepts connections.
@@ -106,6 +123,19 @@ func (s *Server) Addr() string {
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.bootstrap(ctx); err != nil {
 		return fmt.Errorf("apiserver: bootstrap: %w", err)
+	}
+	if s.rbac != nil {
+		// Authorization reads RBAC from memory; serve once it is loaded.
+		for _, c := range s.rbac.caches() {
+			go c.run(ctx, s)
+		}
+		for _, c := range s.rbac.caches() {
+			select {
+			case <-c.synced:
+			case <-ctx.Done():
+				return nil
+			}
+		}
 	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
@@ -149,7 +179,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("/version", s.serveVersion)
 	// Every authenticated user may read the API's schema, as upstream.
-	mux.Handle("/openapi/", s.authenticated(s.openapi))
+	mux.Handle("/openapi/", s.authenticated(s.authorizedPath(s.openapi)))
 	mux.Handle("/", s.authenticated(http.HandlerFunc(s.serveAPI)))
 	return s.recoverPanics(mux)
 }

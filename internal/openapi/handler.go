@@ -127,7 +127,9 @@ func build(reg *registry.Registry) *built {
 	for _, r := range reg.Resources() {
 		gv := r.GVR.GroupVersion()
 		defs.setGVKs(nameOf(reflect.TypeOf(r.New()).Elem()), []groupVersionKind{{gv.Group, gv.Version, r.Kind}})
-		defs.setGVKs(nameOf(reflect.TypeOf(r.NewList()).Elem()), []groupVersionKind{{gv.Group, gv.Version, r.Kind + "List"}})
+		if r.NewList != nil { // virtual resources (reviews) have no list
+			defs.setGVKs(nameOf(reflect.TypeOf(r.NewList()).Elem()), []groupVersionKind{{gv.Group, gv.Version, r.Kind + "List"}})
+		}
 	}
 	var perGroupKinds []groupVersionKind
 	for _, gv := range append([]k8sschema.GroupVersion{{Version: "v1"}}, gvs...) {

@@ -197,7 +197,10 @@ func groupVersionPaths(d *definitions, gv k8sschema.GroupVersion, resources []*r
 	})
 
 	for _, r := range resources {
-		obj, list := d.define(reflect.TypeOf(r.New()).Elem()), d.define(reflect.TypeOf(r.NewList()).Elem())
+		obj, list := d.define(reflect.TypeOf(r.New()).Elem()), ""
+		if r.NewList != nil { // virtual resources (reviews) have no list
+			list = d.define(reflect.TypeOf(r.NewList()).Elem())
+		}
 		kind := r.Kind
 		gvk := &groupVersionKind{gv.Group, gv.Version, kind}
 		verbs := r.Verbs()

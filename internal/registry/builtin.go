@@ -10,6 +10,7 @@ func Builtin() (*Registry, error) {
 		clusterResources(),
 		networkingResources(),
 		rbacResources(),
+		reviewResources(),
 	} {
 		all = append(all, family...)
 	}

@@ -2,5 +2,5 @@ package registry
 
 // networkingResources lists ingresses, ingressclasses, networkpolicies.
 func networkingResources() []*Resource {
-	return nil
+	return []*Resource{Ingresses(), IngressClasses(), NetworkPolicies()}
 }

@@ -2,5 +2,5 @@ package registry
 
 // rbacResources lists roles, rolebindings, clusterroles, clusterrolebindings.
 func rbacResources() []*Resource {
-	return nil
+	return []*Resource{Roles(), RoleBindings(), ClusterRoles(), ClusterRoleBindings()}
 }

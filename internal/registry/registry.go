@@ -24,6 +24,9 @@ type Resource struct {
 	Subresources []string
 	// ReadOnly resources answer only get, list and watch.
 	ReadOnly bool
+	// Virtual resources are answered by the server itself and never
+	// stored (access and token reviews): create is their only verb.
+	Virtual bool
 
 	// New and NewList make empty typed objects.
 	New     func() runtime.Object
@@ -84,6 +87,9 @@ func (r *Resource) HasSubresource(sub string) bool { return slices.Contains(r.Su
 
 // Verbs are the verbs discovery lists for the main resource.
 func (r *Resource) Verbs() []string {
+	if r.Virtual {
+		return []string{"create"}
+	}
 	if r.ReadOnly {
 		return []string{"get", "list", "watch"}
 	}

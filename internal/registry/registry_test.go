@@ -26,9 +26,13 @@ func TestBuiltinIsConsistent(t *testing.T) {
 		if err != nil || !containsGVK(kinds, gvk.Kind) {
 			t.Errorf("%s: New makes %v (%v), want kind %s", r.GVR, kinds, err, gvk.Kind)
 		}
-		lists, _, err := scheme.Scheme.ObjectKinds(r.NewList())
-		if err != nil || !containsGVK(lists, gvk.Kind+"List") {
-			t.Errorf("%s: NewList makes %v (%v)", r.GVR, lists, err)
+		if r.Virtual != (r.NewList == nil) {
+			t.Errorf("%s: virtual resources, and only they, have no list", r.GVR)
+		} else if !r.Virtual {
+			lists, _, err := scheme.Scheme.ObjectKinds(r.NewList())
+			if err != nil || !containsGVK(lists, gvk.Kind+"List") {
+				t.Errorf("%s: NewList makes %v (%v)", r.GVR, lists, err)
+			}
 		}
 		if r.SingularName == "" || strings.ToLower(r.Kind) != r.SingularName {
 			t.Errorf("%s: singular name %q for kind %s", r.GVR, r.SingularName, r.Kind)
