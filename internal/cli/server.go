@@ -93,12 +93,16 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
+	saKey, err := pki.LoadOrCreateKey(filepath.Join(tlsDir, "service-account.key"))
+	if err != nil {
+		return err
+	}
 	reg, err := registry.Builtin()
 	if err != nil {
 		return err
 	}
 	api, err := apiserver.New(apiserver.Config{
-		Store: st, Registry: reg, CA: ca, CertPEM: certPEM, KeyPEM: keyPEM,
+		Store: st, Registry: reg, CA: ca, CertPEM: certPEM, KeyPEM: keyPEM, ServiceAccountKey: saKey,
 		Listen: net.JoinHostPort(o.bindAddress, strconv.Itoa(o.httpsPort)), Logger: logger,
 	})
 	if err != nil {
