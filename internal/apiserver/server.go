@@ -122,6 +122,9 @@ func (s *Server) Addr() string {
 // Run serves until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.bootstrap(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("apiserver: bootstrap: %w", err)
 	}
 	if s.rbac != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,19 +50,20 @@ func TestUnknownCommandAndFlag(t *testing.T) {
 }
 
 // TestServerRunsTheStoreUntilCancelled starts `mini server` on a fresh data
-// dir, stops it, and checks the store it left behind opens cleanly.
+// dir, waits until it is ready, stops it, and checks what it left behind:
+// a store that opens cleanly and an admin kubeconfig only root can read.
 func TestServerRunsTheStoreUntilCancelled(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var errOut syncBuffer
 	go func() {
-		done <- Run(ctx, []string{"server", "--data-dir", dir, "--compact-interval", "1ms"},
+		done <- Run(ctx, []string{"server", "--data-dir", dir, "--compact-interval", "1ms",
+			"--bind-address", "127.0.0.1", "--https-listen-port", "0"},
 			Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errOut})
 	}()
-	// The store's file exists and is locked while the server runs.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(errOut.String(), "store ready") {
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(errOut.String(), "msg=ready") {
 		if time.Now().After(deadline) {
 			t.Fatalf("server not ready: %s", errOut.String())
 		}
@@ -74,6 +76,9 @@ func TestServerRunsTheStoreUntilCancelled(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("server: %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "kubeconfig.yaml")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("kubeconfig: %v %v", err, st)
 	}
 	s, err := store.Open(store.Config{Dir: dir})
 	if err != nil {
