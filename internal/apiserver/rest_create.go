@@ -108,6 +108,9 @@ func (s *Server) createObject(ctx context.Context, res *registry.Resource, names
 	if err := s.admitNamespace(ctx, res, m.GetNamespace()); err != nil {
 		return nil, err
 	}
+	if err := s.checkEscalation(ctx, res, obj); err != nil {
+		return nil, err
+	}
 	if opts.dry {
 		return obj, nil
 	}

@@ -110,6 +110,9 @@ func (s *Server) updateObject(ctx context.Context, res *registry.Resource, info 
 		if errs := validateUpdate(res, obj, cur); len(errs) > 0 {
 			return nil, invalid(res, info.Name, errs)
 		}
+		if err := s.checkEscalation(ctx, res, obj); err != nil {
+			return nil, err
+		}
 		value, err := s.encodeObject(res, obj)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)

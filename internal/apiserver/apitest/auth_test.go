@@ -57,3 +57,20 @@ func TestRBAC(t *testing.T) {
 	// The admin may do anything, and can-i says so.
 	mustContain(t, ts.kubectl("auth", "can-i", "*", "*"), `^yes\n$`)
 }
+
+// TestRBACEscalation: a user who may write roles cannot grant more than
+// they hold, as upstream refuses it.
+func TestRBACEscalation(t *testing.T) {
+	ts := startServer(t, store.Config{})
+	bob := ts.writeKubeconfig("bob", "bob")
+	ts.kubectl("create", "role", "role-writer", "--verb=create,get,list", "--resource=roles,rolebindings")
+	ts.kubectl("create", "rolebinding", "bob-writes-roles", "--role=role-writer", "--user=bob")
+	_, errOut, err := ts.kubectlAs(bob, "", "create", "role", "secret-reader", "--verb=get", "--resource=secrets")
+	if err == nil || !strings.Contains(errOut, `is attempting to grant RBAC permissions not currently held`) {
+		t.Fatalf("escalation allowed: %v %s", err, errOut)
+	}
+	// Granting what bob holds is fine.
+	if _, errOut, err := ts.kubectlAs(bob, "", "create", "role", "role-reader", "--verb=get", "--resource=roles"); err != nil {
+		t.Fatalf("non-escalating role refused: %s", errOut)
+	}
+}
