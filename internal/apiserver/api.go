@@ -108,8 +108,10 @@ func notFound() error {
 // defaultNamespaces exist from the start, as on every cluster.
 var defaultNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
 
-// bootstrap creates what every cluster has before a client connects.
+// bootstrap creates what every cluster has before a client connects, as
+// the server's own privileged user.
 func (s *Server) bootstrap(ctx context.Context) error {
+	ctx = asLoopback(ctx)
 	nsRes, ok := s.cfg.Registry.Lookup(namespacesGVR)
 	if !ok {
 		return s.bootstrapRBAC(ctx)

@@ -121,7 +121,7 @@ func (s *Server) Addr() string {
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
-	if err := s.bootstrap(asLoopback(ctx)); err != nil {
+	if err := s.bootstrap(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
 		}

@@ -1,6 +1,13 @@
 package registry
 
-// workloadResources lists pods, replicasets, deployments, statefulsets, daemonsets, controllerrevisions, jobs, cronjobs.
+// workloadResources lists pods and the workload controllers' resources:
+// core/v1 pods, apps/v1 replicasets, deployments, statefulsets, daemonsets
+// and controllerrevisions, batch/v1 jobs and cronjobs.
 func workloadResources() []*Resource {
-	return nil
+	return []*Resource{
+		Pods(),
+		// Within a group, in upstream's (alphabetical) discovery order.
+		ControllerRevisions(), DaemonSets(), Deployments(), ReplicaSets(), StatefulSets(),
+		CronJobs(), Jobs(),
+	}
 }
