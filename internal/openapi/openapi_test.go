@@ -37,8 +37,9 @@ func builtinRegistry(t testing.TB) *registry.Registry {
 // Quantity) and a non-core group to the built-in resources.
 func bigRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
-	resources := append([]*registry.Resource{}, builtinRegistry(t).Resources()...)
-	resources = append(resources,
+	builtin := builtinRegistry(t)
+	resources := append([]*registry.Resource{}, builtin.Resources()...)
+	for _, extra := range []*registry.Resource{
 		&registry.Resource{GVR: corev1.SchemeGroupVersion.WithResource("pods"), Kind: "Pod", SingularName: "pod",
 			Namespaced: true, Subresources: []string{"status", "binding"},
 			New: func() runtime.Object { return &corev1.Pod{} }, NewList: func() runtime.Object { return &corev1.PodList{} }},
@@ -48,7 +49,12 @@ func bigRegistry(t testing.TB) *registry.Registry {
 		&registry.Resource{GVR: appsv1.SchemeGroupVersion.WithResource("controllerrevisions"), Kind: "ControllerRevision",
 			Namespaced: true, ReadOnly: true,
 			New: func() runtime.Object { return &appsv1.ControllerRevision{} }, NewList: func() runtime.Object { return &appsv1.ControllerRevisionList{} }},
-	)
+	} {
+		// The builtin registry grows; these stand in only while it lacks them.
+		if _, served := builtin.Lookup(extra.GVR); !served {
+			resources = append(resources, extra)
+		}
+	}
 	reg, err := registry.New(resources...)
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +241,9 @@ func TestDefinitions(t *testing.T) {
 				t.Errorf("%s.%s has no description", name, prop)
 			}
 		}
-		if !nonEmpty(at(def, "description")) {
+		// RawExtension's description lives only in a Go comment upstream
+		// generates from; it has no SwaggerDoc to read at run time.
+		if !nonEmpty(at(def, "description")) && name != "io.k8s.apimachinery.pkg.runtime.RawExtension" {
 			t.Errorf("%s has no description", name)
 		}
 	}
@@ -346,8 +354,8 @@ func TestOperations(t *testing.T) {
 		path, method string
 	}{
 		{core, "/api/v1/namespaces/{namespace}/pods/{name}/binding", ""}, // its kind is not the registry's to say
-		{apps, "/apis/apps/v1/namespaces/{namespace}/controllerrevisions/{name}", "patch"},
-		{apps, "/apis/apps/v1/namespaces/{namespace}/controllerrevisions", "post"},
+		{core, "/api/v1/componentstatuses/{name}", "patch"}, // read-only
+		{core, "/api/v1/componentstatuses", "post"},
 		{core, "/apis/apps/v1/deployments", ""},
 		{apps, "/api/v1/configmaps", ""},
 	} {
@@ -471,7 +479,7 @@ func TestServeHTTP(t *testing.T) {
 					t.Errorf("protobuf: %v %q", err, doc.GetOpenapi())
 				}
 			}},
-		{"v3 unknown group", "GET", "/openapi/v3/apis/apps/v1", nil, 404, "application/json", nil},
+		{"v3 unknown group", "GET", "/openapi/v3/apis/nothing.example/v1", nil, 404, "application/json", nil},
 		{"v3 bare prefix", "GET", "/openapi/v3/", nil, 404, "application/json", nil},
 		{"v2 json", "GET", "/openapi/v2", nil, 200, "application/json", func(t *testing.T, resp *http.Response, body []byte) {
 			if at(decode(t, body), "swagger") != "2.0" || resp.Header.Get("Etag") == "" {
