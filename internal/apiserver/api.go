@@ -58,6 +58,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if handle := s.hooksOf(res).subresources[info.Subresource]; info.Subresource != "" && handle != nil {
+		handle(w, r, res, info)
+		return
+	}
 	if info.Subresource == "scale" {
 		s.serveScale(w, r, res, info)
 		return

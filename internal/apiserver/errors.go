@@ -17,7 +17,10 @@ import (
 // kube-apiserver gives for the same condition.
 func storeError(err error, gr schema.GroupResource, name string) error {
 	var conflict *store.ConflictError
+	var apiErr apierrors.APIStatus
 	switch {
+	case errors.As(err, &apiErr):
+		return err // already the API's answer
 	case errors.Is(err, store.ErrNotFound):
 		return apierrors.NewNotFound(gr, name)
 	case errors.Is(err, store.ErrExists):

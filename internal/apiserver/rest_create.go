@@ -100,6 +100,22 @@ func (s *Server) createObject(ctx context.Context, res *registry.Resource, names
 	if m.GetName() == "" && m.GetGenerateName() != "" {
 		m.SetName(generatedName(m.GetGenerateName()))
 	}
+	h := s.hooksOf(res)
+	undo, err := h.runAdmit(ctx, obj, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	created, err := s.storeNew(ctx, res, m, obj, opts)
+	if err != nil || opts.dry {
+		undo()
+		return created, err
+	}
+	h.runWritten(ctx, created, nil)
+	return created, nil
+}
+
+// storeNew validates a prepared new object and stores it.
+func (s *Server) storeNew(ctx context.Context, res *registry.Resource, m metav1.Object, obj runtime.Object, opts writeOptions) (runtime.Object, error) {
 	if res.Validate != nil {
 		if errs := res.Validate(obj); len(errs) > 0 {
 			return nil, invalid(res, m.GetName(), errs)

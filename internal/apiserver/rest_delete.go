@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -110,7 +111,13 @@ func (s *Server) deleteObject(ctx context.Context, res *registry.Resource, names
 		if finalizer := propagationFinalizer(opts); finalizer != "" && !slices.Contains(m.GetFinalizers(), finalizer) {
 			m.SetFinalizers(append(m.GetFinalizers(), finalizer))
 		}
-		if len(m.GetFinalizers()) == 0 && !holdsDeletion(res, obj) {
+		h := s.hooksOf(res)
+		var grace int64
+		graceful := false
+		if h.gracePeriod != nil {
+			grace, graceful = h.gracePeriod(obj, opts)
+		}
+		if len(m.GetFinalizers()) == 0 && !holdsDeletion(res, obj) && !graceful {
 			if dry {
 				return obj, true, nil
 			}
@@ -122,15 +129,17 @@ func (s *Server) deleteObject(ctx context.Context, res *registry.Resource, names
 				return nil, false, storeError(err, gr, name)
 			}
 			setResourceVersion(obj, rev)
+			h.runWritten(ctx, nil, obj)
 			return obj, true, nil
 		}
-		// Held: mark it, once, and leave it to whoever holds it.
-		if m.GetDeletionTimestamp() == nil {
-			now := metav1.Now()
-			zero := int64(0)
-			m.SetDeletionTimestamp(&now)
-			m.SetDeletionGracePeriodSeconds(&zero)
-			if res.BeginDeletion != nil {
+		// Held or graceful: mark it and leave it to whoever holds or runs
+		// it. A later delete may shorten the grace period, never lengthen it.
+		now := metav1.Now()
+		until := metav1.NewTime(now.Add(time.Duration(grace) * time.Second))
+		if old := m.GetDeletionTimestamp(); old == nil || (graceful && until.Before(old)) {
+			m.SetDeletionTimestamp(&until)
+			m.SetDeletionGracePeriodSeconds(&grace)
+			if res.BeginDeletion != nil && old == nil {
 				res.BeginDeletion(obj)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -65,7 +66,6 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *registry.Re
 // change that leaves the stored bytes as they were writes nothing. An
 // object being deleted whose last finalizer goes is deleted.
 func (s *Server) updateObject(ctx context.Context, res *registry.Resource, info requestInfo, opts writeOptions, mutate mutation) (runtime.Object, error) {
-	gr := res.GVR.GroupResource()
 	var fm *managedfields.FieldManager
 	if opts.manager != "" {
 		var err error
@@ -73,74 +73,117 @@ func (s *Server) updateObject(ctx context.Context, res *registry.Resource, info 
 			return nil, apierrors.NewInternalError(err)
 		}
 	}
-	key := objectKey(res, info.Namespace, info.Name)
 	for attempt := 1; ; attempt++ {
-		kv, err := s.cfg.Store.Get(ctx, key)
-		if err != nil {
-			return nil, storeError(err, gr, info.Name)
-		}
-		cur, err := s.decodeObject(res, kv)
-		if err != nil {
-			return nil, apierrors.NewInternalError(err)
-		}
-		obj, err := mutate(cur.DeepCopyObject(), kv.ModRevision)
-		if err != nil {
-			return nil, err
-		}
-		m, err := meta.Accessor(obj)
-		if err != nil {
-			return nil, apierrors.NewInternalError(err)
-		}
-		if rv := m.GetResourceVersion(); rv != "" && rv != strconv.FormatInt(kv.ModRevision, 10) {
-			return nil, conflict(res, info.Name)
-		}
-		if err := checkNamespace(res, info.Namespace, m); err != nil {
-			return nil, err
-		}
-		if res.Default != nil {
-			res.Default(obj)
-		}
-		if fm != nil {
-			obj = fm.UpdateNoErrors(cur, obj, opts.manager)
-			if m, err = meta.Accessor(obj); err != nil {
-				return nil, apierrors.NewInternalError(err)
-			}
-		}
-		prepareUpdate(res, obj, cur, info.Subresource)
-		if errs := validateUpdate(res, obj, cur); len(errs) > 0 {
-			return nil, invalid(res, info.Name, errs)
-		}
-		if err := s.checkEscalation(ctx, res, obj); err != nil {
-			return nil, err
-		}
-		value, err := s.encodeObject(res, obj)
-		if err != nil {
-			return nil, apierrors.NewInternalError(err)
-		}
-		if bytes.Equal(value, kv.Value) {
-			return cur, nil // nothing changed: upstream writes nothing either
-		}
-		if opts.dry {
-			setResourceVersion(obj, kv.ModRevision)
-			return obj, nil
-		}
-		var rev int64
-		if m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && !holdsDeletion(res, obj) {
-			_, rev, err = s.cfg.Store.Delete(ctx, key, kv.ModRevision)
-		} else {
-			var written store.KV
-			written, err = s.cfg.Store.Update(ctx, key, value, kv.ModRevision)
-			rev = written.ModRevision
-		}
+		obj, err := s.updateOnce(ctx, res, info, opts, fm, mutate)
 		if errors.Is(err, store.ErrConflict) && attempt < maxUpdateAttempts {
 			continue // another writer won; read again
 		}
 		if err != nil {
-			return nil, storeError(err, gr, info.Name)
+			return nil, storeError(err, res.GVR.GroupResource(), info.Name)
 		}
-		setResourceVersion(obj, rev)
 		return obj, nil
 	}
+}
+
+// updateOnce is one read-modify-write. A lost race comes back as the
+// store's conflict error, which the caller retries.
+func (s *Server) updateOnce(ctx context.Context, res *registry.Resource, info requestInfo, opts writeOptions,
+	fm *managedfields.FieldManager, mutate mutation) (runtime.Object, error) {
+	key := objectKey(res, info.Namespace, info.Name)
+	kv, err := s.cfg.Store.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.decodeObject(res, kv)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	obj, err := mutate(cur.DeepCopyObject(), kv.ModRevision)
+	if err != nil {
+		return nil, err
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if rv := m.GetResourceVersion(); rv != "" && rv != strconv.FormatInt(kv.ModRevision, 10) {
+		return nil, conflict(res, info.Name)
+	}
+	if err := checkNamespace(res, info.Namespace, m); err != nil {
+		return nil, err
+	}
+	if res.Default != nil {
+		res.Default(obj)
+	}
+	if fm != nil {
+		obj = fm.UpdateNoErrors(cur, obj, opts.manager)
+		if m, err = meta.Accessor(obj); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+	}
+	prepareUpdate(res, obj, cur, info.Subresource)
+	h := s.hooksOf(res)
+	undo, err := h.runAdmit(ctx, obj, cur, info.Subresource)
+	if err != nil {
+		return nil, err
+	}
+	written, gone, err := s.storeChange(ctx, res, info, key, kv, cur, obj, m, opts)
+	if err != nil || opts.dry || written == cur {
+		undo()
+		return written, err
+	}
+	if gone {
+		h.runWritten(ctx, nil, cur)
+	} else {
+		h.runWritten(ctx, written, cur)
+	}
+	return written, nil
+}
+
+// storeChange validates a prepared change and stores it: an update, or the
+// delete of an object whose deletion nothing holds any more. It returns
+// cur itself when nothing changed.
+func (s *Server) storeChange(ctx context.Context, res *registry.Resource, info requestInfo, key string, kv store.KV,
+	cur, obj runtime.Object, m metav1.Object, opts writeOptions) (written runtime.Object, gone bool, err error) {
+	if errs := validateUpdate(res, obj, cur); len(errs) > 0 {
+		return nil, false, invalid(res, info.Name, errs)
+	}
+	if err := s.checkEscalation(ctx, res, obj); err != nil {
+		return nil, false, err
+	}
+	value, err := s.encodeObject(res, obj)
+	if err != nil {
+		return nil, false, apierrors.NewInternalError(err)
+	}
+	if bytes.Equal(value, kv.Value) {
+		return cur, false, nil // nothing changed: upstream writes nothing either
+	}
+	if opts.dry {
+		setResourceVersion(obj, kv.ModRevision)
+		return obj, false, nil
+	}
+	var rev int64
+	if finished(res, obj, m) {
+		_, rev, err = s.cfg.Store.Delete(ctx, key, kv.ModRevision)
+		gone = true
+	} else {
+		var w store.KV
+		w, err = s.cfg.Store.Update(ctx, key, value, kv.ModRevision)
+		rev = w.ModRevision
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	setResourceVersion(obj, rev)
+	return obj, gone, nil
+}
+
+// finished says whether an object being deleted may now go: no finalizer
+// and nothing else holds it, and no grace period is still running.
+func finished(res *registry.Resource, obj runtime.Object, m metav1.Object) bool {
+	grace := m.GetDeletionGracePeriodSeconds()
+	return m.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && !holdsDeletion(res, obj) &&
+		(grace == nil || *grace == 0)
 }
 
 func conflict(res *registry.Resource, name string) error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"mini.dev/mini/internal/openapi"
 	"mini.dev/mini/internal/pki"
@@ -60,6 +61,7 @@ type Server struct {
 	tokens  *tokens     // nil without a service-account key
 	rbac    *rbacLister // nil when the registry serves no RBAC
 	authz   *rbac.Authorizer
+	hooks   map[schema.GroupVersionResource]*hooks
 	tls     *tls.Config
 
 	ready chan struct{}
@@ -103,6 +105,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("apiserver: %w", err)
 		}
 	}
+	s.hooks = s.resourceHooks()
 	if l, ok := s.newRBACLister(); ok {
 		s.rbac, s.authz = l, rbac.New(l)
 	}

@@ -1,0 +1,6 @@
+package apiserver
+
+// serviceHooks are the server-side steps of services.
+func (s *Server) serviceHooks() *hooks {
+	return &hooks{}
+}
