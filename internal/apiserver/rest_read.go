@@ -124,11 +124,15 @@ func (s *Server) listObjects(ctx context.Context, res *registry.Resource, namesp
 		if err != nil {
 			return nil, metav1.ListMeta{}, storeError(err, res.GVR.GroupResource(), "")
 		}
-		for _, kv := range page.KVs {
-			obj, err := s.decodeObject(res, kv)
-			if err != nil {
-				return nil, metav1.ListMeta{}, apierrors.NewInternalError(err)
-			}
+		decoded := make([]runtime.Object, len(page.KVs))
+		err = forEachParallel(len(page.KVs), func(i int) (err error) {
+			decoded[i], err = s.decodeObject(res, page.KVs[i])
+			return err
+		})
+		if err != nil {
+			return nil, metav1.ListMeta{}, apierrors.NewInternalError(err)
+		}
+		for _, obj := range decoded {
 			if lq.filter.matches(obj) {
 				objs = append(objs, obj)
 			}
@@ -167,6 +171,12 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, res *registry
 	}
 	for _, obj := range objs {
 		obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{}) // items carry no kind, as upstream
+	}
+	if out.mediaType == mediaJSON {
+		if err := s.writeListJSON(w, r, res, objs, lm); err != nil {
+			s.writeError(w, r, apierrors.NewInternalError(err))
+		}
+		return
 	}
 	list := res.NewList()
 	if err := meta.SetList(list, objs); err != nil {
