@@ -84,21 +84,27 @@ func (s *server) stop() {
 	os.RemoveAll(s.dir)
 }
 
-// rss is the server's resident memory in bytes.
-func (s *server) rss() int64 {
+// memory is a process's resident memory: all of it (VmRSS, which counts
+// the pages of the binary itself) and its private part (RssAnon).
+type memory struct{ rss, anon int64 }
+
+func (s *server) rss() memory {
+	var m memory
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return m
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
+		for field, into := range map[string]*int64{"VmRSS:": &m.rss, "RssAnon:": &m.anon} {
+			if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				*into = kb << 10
+			}
 		}
 	}
-	return 0
+	return m
 }
 
 func freePort() (int, error) {

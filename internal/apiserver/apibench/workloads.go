@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -71,28 +72,43 @@ func benchCreates(ctx context.Context, srv *server, sz sizes) (result, error) {
 	return newResult(sz.pods, elapsed, all), nil
 }
 
-// benchLists lists every pod as JSON, as kubectl and most clients ask.
-func benchLists(ctx context.Context, srv *server, sz sizes) (result, error) {
+// benchLists lists every pod as JSON, as kubectl and most clients ask,
+// and times it twice: until the whole response has arrived (the server's
+// part), and until client-go has decoded it into typed pods.
+func benchLists(ctx context.Context, srv *server, sz sizes) (received, decoded result, err error) {
 	cfg := *srv.config
 	cfg.ContentType, cfg.AcceptContentTypes = "application/json", "application/json"
 	c, err := kubernetes.NewForConfig(&cfg)
 	if err != nil {
-		return result{}, err
+		return result{}, result{}, err
 	}
-	var lat []time.Duration
+	var rawLat, typedLat []time.Duration
 	start := time.Now()
+	for range sz.lists {
+		t := time.Now()
+		body, err := c.CoreV1().RESTClient().Get().AbsPath("/api/v1/namespaces", namespace, "pods").DoRaw(ctx)
+		if err != nil {
+			return result{}, result{}, err
+		}
+		rawLat = append(rawLat, time.Since(t))
+		if n := bytes.Count(body, []byte(`"kind":"Pod"`)); n != 0 {
+			return result{}, result{}, fmt.Errorf("list items carry their kind (%d)", n)
+		}
+	}
+	rawElapsed := time.Since(start)
+	start = time.Now()
 	for range sz.lists {
 		t := time.Now()
 		list, err := c.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			return result{}, err
+			return result{}, result{}, err
 		}
-		lat = append(lat, time.Since(t))
+		typedLat = append(typedLat, time.Since(t))
 		if len(list.Items) < sz.pods {
-			return result{}, fmt.Errorf("listed %d pods, want %d", len(list.Items), sz.pods)
+			return result{}, result{}, fmt.Errorf("listed %d pods, want %d", len(list.Items), sz.pods)
 		}
 	}
-	return newResult(sz.lists, time.Since(start), lat), nil
+	return newResult(sz.lists, rawElapsed, rawLat), newResult(sz.lists, time.Since(start), typedLat), nil
 }
 
 // benchWatch starts the watchers, then creates pods one after the other.
