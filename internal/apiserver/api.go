@@ -33,7 +33,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, ok := s.cfg.Registry.Lookup(info.GVR)
-	if !ok || (info.Subresource != "" && !res.HasSubresource(info.Subresource)) ||
+	if !ok || (info.Subresource != "" && !res.HasSubresource(info.Subresource) && s.hooksOf(res).subresources[info.Subresource] == nil) ||
 		(info.Namespace != "" && !res.Namespaced) {
 		s.writeError(w, r, notFound())
 		return
@@ -60,6 +60,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if handle := s.hooksOf(res).subresources[info.Subresource]; info.Subresource != "" && handle != nil {
 		handle(w, r, res, info)
+		return
+	}
+	if read := s.hooksOf(res).read; read != nil && info.Subresource == "" && (info.Verb == "get" || info.Verb == "list" || info.Verb == "watch") {
+		read(w, r, res, info)
 		return
 	}
 	if info.Subresource == "scale" {
@@ -130,5 +134,9 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.bootstrapPodPrerequisites(ctx); err != nil {
+		return err
+	}
+	s.bootstrapKubernetesService(ctx)
 	return s.bootstrapRBAC(ctx)
 }

@@ -145,6 +145,22 @@ func subresourceVerbs(sub string) []string {
 	return []string{"get"}
 }
 
+// subresourceKind is the kind a subresource reads and writes, as upstream
+// reports it: the resource's own kind, or that of a request object.
+func subresourceKind(r *registry.Resource, sub string) schema.GroupVersionKind {
+	switch sub {
+	case "scale":
+		return schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
+	case "binding":
+		return schema.GroupVersionKind{Version: "v1", Kind: "Binding"}
+	case "eviction":
+		return schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}
+	case "token":
+		return schema.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}
+	}
+	return r.GroupVersionKind()
+}
+
 // resourceList is a group version's resources, subresources included.
 func resourceList(reg *registry.Registry, gv schema.GroupVersion) (*metav1.APIResourceList, bool) {
 	list := &metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: gv.String()}
@@ -159,9 +175,12 @@ func resourceList(reg *registry.Registry, gv schema.GroupVersion) (*metav1.APIRe
 			Verbs: r.Verbs(), ShortNames: r.ShortNames, Categories: r.Categories,
 		})
 		for _, sub := range r.Subresources {
-			list.APIResources = append(list.APIResources, metav1.APIResource{
-				Name: r.GVR.Resource + "/" + sub, Namespaced: r.Namespaced, Kind: r.Kind, Verbs: subresourceVerbs(sub),
-			})
+			kind := subresourceKind(r, sub)
+			api := metav1.APIResource{Name: r.GVR.Resource + "/" + sub, Namespaced: r.Namespaced, Kind: kind.Kind, Verbs: subresourceVerbs(sub)}
+			if kind.GroupVersion() != gv { // named only when not the parent's
+				api.Group, api.Version = kind.Group, kind.Version
+			}
+			list.APIResources = append(list.APIResources, api)
 		}
 	}
 	return list, found
@@ -191,7 +210,7 @@ func aggregatedList(reg *registry.Registry, core bool) *apidiscoveryv2.APIGroupD
 			}
 			for _, sub := range r.Subresources {
 				res.Subresources = append(res.Subresources, apidiscoveryv2.APISubresourceDiscovery{
-					Subresource: sub, ResponseKind: kind, Verbs: subresourceVerbs(sub),
+					Subresource: sub, ResponseKind: gvkOf(subresourceKind(r, sub)), Verbs: subresourceVerbs(sub),
 				})
 			}
 			version.Resources = append(version.Resources, res)
@@ -204,4 +223,8 @@ func aggregatedList(reg *registry.Registry, core bool) *apidiscoveryv2.APIGroupD
 		list.Items[i].Versions = append(list.Items[i].Versions, version)
 	}
 	return list
+}
+
+func gvkOf(k schema.GroupVersionKind) *metav1.GroupVersionKind {
+	return &metav1.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}
 }

@@ -32,6 +32,9 @@ type hooks struct {
 	// subresources serves the subresources that are not plain writes of
 	// the object (pods/binding, pods/eviction, serviceaccounts/token).
 	subresources map[string]subresourceHandler
+	// read serves get, list and watch of a resource that is synthesized
+	// on every read instead of stored (componentstatuses).
+	read subresourceHandler
 }
 
 type subresourceHandler func(w http.ResponseWriter, r *http.Request, res *registry.Resource, info requestInfo)
@@ -43,6 +46,9 @@ func (s *Server) resourceHooks() map[schema.GroupVersionResource]*hooks {
 		corev1.SchemeGroupVersion.WithResource("services"):        s.serviceHooks(),
 		corev1.SchemeGroupVersion.WithResource("pods"):            s.podHooks(),
 		corev1.SchemeGroupVersion.WithResource("serviceaccounts"): s.serviceAccountHooks(),
+		namespacesGVR:      s.namespaceHooks(),
+		priorityClassesGVR: s.priorityClassHooks(),
+		corev1.SchemeGroupVersion.WithResource("componentstatuses"): s.componentStatusHooks(),
 	}
 }
 

@@ -49,6 +49,14 @@ type Config struct {
 	// Listen is the host:port to listen on; port 0 picks a free one.
 	Listen string
 	Logger *slog.Logger
+	// ServiceCIDR is where Service cluster IPs come from (default
+	// 10.43.0.0/16); its first address is the kubernetes Service's.
+	ServiceCIDR string
+	// NodePortRange is where node ports come from (default 30000-32767).
+	NodePortRange string
+	// AdvertiseAddress is the IP the kubernetes Service's endpoints point
+	// at (default 127.0.0.1).
+	AdvertiseAddress string
 }
 
 // Server is the API server.
@@ -80,6 +88,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ServiceCIDR == "" {
+		cfg.ServiceCIDR = "10.43.0.0/16"
+	}
+	if cfg.NodePortRange == "" {
+		cfg.NodePortRange = "30000-32767"
+	}
+	if cfg.AdvertiseAddress == "" {
+		cfg.AdvertiseAddress = "127.0.0.1"
 	}
 	c := newCodecs()
 	s := &Server{
@@ -129,6 +146,9 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil // stopped while starting
 		}
 		return fmt.Errorf("apiserver: bootstrap: %w", err)
+	}
+	if err := s.repairServices(ctx); err != nil {
+		return fmt.Errorf("apiserver: %w", err)
 	}
 	if s.rbac != nil {
 		// Authorization reads RBAC from memory; serve once it is loaded.

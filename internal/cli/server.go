@@ -31,6 +31,10 @@ type serverOptions struct {
 	compactInterval time.Duration
 	watchWindow     int
 	verbose         bool
+	// Services.
+	serviceCIDR      string
+	nodePortRange    string
+	advertiseAddress string
 }
 
 func newServerCommand(streams Streams) *cobra.Command {
@@ -59,6 +63,10 @@ func newServerCommand(streams Streams) *cobra.Command {
 	f.DurationVar(&o.compactInterval, "compact-interval", store.DefaultCompactInterval, "how often history is compacted")
 	f.IntVar(&o.watchWindow, "watch-window", store.DefaultWatchWindow, "recent events kept in memory for watchers")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log debug messages")
+	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "IPv4 network from which Service cluster IPs are allocated")
+	f.StringVar(&o.nodePortRange, "service-node-port-range", "30000-32767", "port range reserved for Services of type NodePort and LoadBalancer")
+	f.StringVar(&o.advertiseAddress, "advertise-address", "",
+		"IP address the kubernetes Service's endpoints point at (default: this host's first non-loopback IPv4 address, else 127.0.0.1)")
 	return cmd
 }
 
@@ -101,9 +109,16 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
+	advertise := o.advertiseAddress
+	if advertise == "" {
+		advertise = defaultAdvertiseAddress()
+	} else if net.ParseIP(advertise) == nil {
+		return fmt.Errorf("--advertise-address: %q is not an IP address", advertise)
+	}
 	api, err := apiserver.New(apiserver.Config{
 		Store: st, Registry: reg, CA: ca, CertPEM: certPEM, KeyPEM: keyPEM, ServiceAccountKey: saKey,
 		Listen: net.JoinHostPort(o.bindAddress, strconv.Itoa(o.httpsPort)), Logger: logger,
+		ServiceCIDR: o.serviceCIDR, NodePortRange: o.nodePortRange, AdvertiseAddress: advertise,
 	})
 	if err != nil {
 		return err
@@ -154,6 +169,19 @@ func servingNames(bindAddress string) ([]string, []net.IP) {
 		}
 	}
 	return names, ips
+}
+
+// defaultAdvertiseAddress is this host's first non-loopback IPv4 address
+// (link-local ones excepted: endpoints may not use them), else 127.0.0.1.
+func defaultAdvertiseAddress() string {
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
 }
 
 // writeAdminKubeconfig writes a kubeconfig for a cluster administrator

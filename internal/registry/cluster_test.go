@@ -25,7 +25,7 @@ func TestClusterDiscovery(t *testing.T) {
 	}{
 		{gvr: schema.GroupVersionResource{Version: "v1", Resource: "services"}, kind: "Service", namespaced: true, short: []string{"svc"}, categories: []string{"all"}, subresources: []string{"status"}},
 		{gvr: schema.GroupVersionResource{Version: "v1", Resource: "endpoints"}, kind: "Endpoints", namespaced: true, short: []string{"ep"}},
-		{gvr: schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, kind: "ServiceAccount", namespaced: true, short: []string{"sa"}},
+		{gvr: schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, kind: "ServiceAccount", namespaced: true, short: []string{"sa"}, subresources: []string{"token"}},
 		{gvr: schema.GroupVersionResource{Version: "v1", Resource: "nodes"}, kind: "Node", short: []string{"no"}, subresources: []string{"status"}},
 		{gvr: schema.GroupVersionResource{Version: "v1", Resource: "events"}, kind: "Event", namespaced: true, short: []string{"ev"}},
 		{gvr: schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumes"}, kind: "PersistentVolume", short: []string{"pv"}, subresources: []string{"status"}},

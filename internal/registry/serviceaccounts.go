@@ -17,6 +17,7 @@ func ServiceAccounts() *Resource {
 		SingularName:     "serviceaccount",
 		Namespaced:       true,
 		ShortNames:       []string{"sa"},
+		Subresources:     []string{"token"},
 		New:              func() runtime.Object { return &corev1.ServiceAccount{} },
 		NewList:          func() runtime.Object { return &corev1.ServiceAccountList{} },
 		PrepareForCreate: func(obj runtime.Object) { cleanSecretReferences(obj.(*corev1.ServiceAccount)) },

@@ -101,6 +101,7 @@ func TestKubectlGetWatch(t *testing.T) {
 		return lines.Text()
 	}
 	mustContain(t, next(), `^NAME\s+DATA\s+AGE$`)
+	mustContain(t, next(), `^kube-root-ca.crt\s+1\s+\d+s$`) // in every namespace, as on any cluster
 	mustContain(t, next(), `^w1\s+0\s+\d+s$`)
 	ts.kubectl("create", "configmap", "w2", "--from-literal=a=b")
 	mustContain(t, next(), `^w2\s+1\s+\d+s$`)
@@ -132,7 +133,7 @@ func TestInformerSurvivesCompaction(t *testing.T) {
 		}
 	}
 	create(client.CoreV1().ConfigMaps("default"), 0, 5)
-	waitForKeys(t, informer, 5)
+	waitForKeys(t, informer, 6) // and kube-root-ca.crt
 
 	// The informer's server goes away; meanwhile another server writes
 	// more than the history holds, and the history is compacted.
@@ -167,7 +168,7 @@ func TestInformerSurvivesCompaction(t *testing.T) {
 	}
 	// The informer comes back to the same address; only a re-list can
 	// tell it about the 15 configmaps written while it was away.
-	waitForKeys(t, informer, 20)
+	waitForKeys(t, informer, 21)
 }
 
 func waitForKeys(t *testing.T, informer cache.SharedIndexInformer, n int) {
