@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -96,7 +97,10 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	dnsNames, ips := servingNames(o.bindAddress)
+	dnsNames, ips, err := servingNames(o.bindAddress, o.serviceCIDR)
+	if err != nil {
+		return err
+	}
 	certPEM, keyPEM, err := ca.EnsureServing(tlsDir, "serving-kube-apiserver", dnsNames, ips)
 	if err != nil {
 		return err
@@ -151,13 +155,18 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 
 // servingNames are the names and addresses the API's certificate must
 // carry: loopback, this host, the in-cluster names of the kubernetes
-// Service and its ClusterIP, and the bind address.
-func servingNames(bindAddress string) ([]string, []net.IP) {
+// Service and its ClusterIP (the service CIDR's first address), and the
+// bind address.
+func servingNames(bindAddress, serviceCIDR string) ([]string, []net.IP, error) {
+	prefix, err := netip.ParsePrefix(serviceCIDR)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--service-cidr: %w", err)
+	}
 	names := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 	if host, err := os.Hostname(); err == nil && host != "" {
 		names = append(names, host)
 	}
-	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IPv4(10, 43, 0, 1)}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IP(prefix.Masked().Addr().Next().AsSlice())}
 	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() {
 		ips = append(ips, ip)
 	}
@@ -168,7 +177,7 @@ func servingNames(bindAddress string) ([]string, []net.IP) {
 			}
 		}
 	}
-	return names, ips
+	return names, ips, nil
 }
 
 // defaultAdvertiseAddress is this host's first non-loopback IPv4 address
