@@ -144,3 +144,14 @@ func TestKubectlPaging(t *testing.T) {
 		t.Fatalf("first page: %v %s", err, raw)
 	}
 }
+
+func TestKubectlDescribe(t *testing.T) {
+	ts := startServer(t, store.Config{})
+	ts.kubectl("create", "configmap", "settings", "--from-literal=mode=fast")
+	mustContain(t, ts.kubectl("describe", "configmap", "settings"),
+		`(?m)^Name:\s+settings$`, `(?m)^Namespace:\s+default$`, `(?m)^mode:$`, `(?m)^fast$`)
+	ts.kubectl("create", "deployment", "web", "--image=nginx:1.27", "--replicas=2")
+	mustContain(t, ts.kubectl("describe", "deployment", "web"),
+		`(?m)^Replicas:\s+2 desired`, `(?m)^StrategyType:\s+RollingUpdate$`, `RollingUpdateStrategy:\s+25% max unavailable, 25% max surge`)
+	mustContain(t, ts.kubectl("describe", "namespace", "default"), `(?m)^Status:\s+Active$`)
+}
