@@ -146,6 +146,7 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 		}
 		logger.Info("ready", "component", "server", "api", "https://"+api.Addr(), "kubeconfig", path,
 			"took", time.Since(started).Round(time.Millisecond))
+		trimMemory()
 		return nil
 	})
 	err = g.Wait()

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package cli
+
+// trimMemory has nothing to give back off Linux.
+func trimMemory() {}
