@@ -21,11 +21,15 @@ func objectKey(r *registry.Resource, namespace, name string) string {
 // resourcePrefix is the store prefix of a resource's objects, in one
 // namespace or (namespace "") in all of them.
 func resourcePrefix(r *registry.Resource, namespace string) string {
-	group := r.GVR.Group
+	gvr := r.GVR
+	if r.Storage != nil {
+		gvr = r.Storage.GVR // stored as another resource's objects
+	}
+	group, resource := gvr.Group, gvr.Resource
 	if group == "" {
 		group = "core"
 	}
-	p := "/registry/" + group + "/" + r.GVR.Resource + "/"
+	p := "/registry/" + group + "/" + resource + "/"
 	if namespace != "" {
 		p += namespace + "/"
 	}
@@ -42,7 +46,16 @@ func (s *Server) encodeObject(r *registry.Resource, obj runtime.Object) ([]byte,
 	rv := m.GetResourceVersion()
 	m.SetResourceVersion("")
 	defer m.SetResourceVersion(rv)
-	obj.GetObjectKind().SetGroupVersionKind(r.GroupVersionKind())
+	gvk := r.GroupVersionKind()
+	if r.Storage != nil {
+		obj = r.Storage.To(obj)
+		kinds, _, err := s.codecs.scheme.ObjectKinds(obj)
+		if err != nil {
+			return nil, err
+		}
+		gvk = kinds[0]
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	var buf bytes.Buffer
 	if err := s.codecs.protobuf.Encode(obj, &buf); err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", r.Kind, err)
@@ -54,10 +67,16 @@ func (s *Server) encodeObject(r *registry.Resource, obj runtime.Object) ([]byte,
 // revision as its resourceVersion.
 func (s *Server) decodeObject(r *registry.Resource, kv store.KV) (runtime.Object, error) {
 	obj := r.New()
+	if r.Storage != nil {
+		obj = r.Storage.New()
+	}
 	if _, _, err := s.codecs.protobuf.Decode(kv.Value, nil, obj); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", kv.Key, err)
 	}
 	setResourceVersion(obj, kv.ModRevision)
+	if r.Storage != nil {
+		obj = r.Storage.From(obj)
+	}
 	return obj, nil
 }
 

@@ -73,6 +73,12 @@ func EventsK8sIO() *Resource {
 		ShortNames:   []string{"ev"},
 		New:          func() runtime.Object { return &eventsv1.Event{} },
 		NewList:      func() runtime.Object { return &eventsv1.EventList{} },
+		Storage: &StoredAs{
+			GVR:  corev1.SchemeGroupVersion.WithResource("events"),
+			New:  func() runtime.Object { return &corev1.Event{} },
+			To:   func(obj runtime.Object) runtime.Object { return EventToCore(obj.(*eventsv1.Event)) },
+			From: func(obj runtime.Object) runtime.Object { return EventFromCore(obj.(*corev1.Event)) },
+		},
 		Validate: func(obj runtime.Object) field.ErrorList {
 			e := EventToCore(obj.(*eventsv1.Event))
 			errs := legacyEventErrs(e)

@@ -63,9 +63,22 @@ type Resource struct {
 	// Scale serves the scale subresource (an autoscaling/v1 Scale) of
 	// resources that list "scale" in Subresources.
 	Scale *ScaleAccess
+	// Storage, when set, keeps this resource's objects in the store as
+	// another resource's (events.k8s.io events are core events, as upstream
+	// stores them), so both APIs see the same objects.
+	Storage *StoredAs
 	// ReturnDeletedObject answers a delete with the object instead of a
 	// Status, as upstream does for some resources.
 	ReturnDeletedObject bool
+}
+
+// StoredAs names the resource whose objects stand in the store for this
+// one's, and converts between the two.
+type StoredAs struct {
+	GVR  schema.GroupVersionResource
+	New  func() runtime.Object
+	To   func(obj runtime.Object) runtime.Object // this resource's object to the stored one
+	From func(obj runtime.Object) runtime.Object // the stored object to this resource's
 }
 
 // ScaleAccess reads and writes the replicas behind a scale subresource.

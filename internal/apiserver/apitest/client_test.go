@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -179,5 +180,32 @@ func waitForKeys(t *testing.T, informer cache.SharedIndexInformer, n int) {
 			t.Fatalf("informer holds %d configmaps, want %d", len(informer.GetStore().ListKeys()), n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestEventsShareStorage: events written through events.k8s.io/v1 are the
+// core/v1 events kubectl shows, and the reverse, as upstream stores them.
+func TestEventsShareStorage(t *testing.T) {
+	ts := startServer(t, store.Config{})
+	ctx := context.Background()
+	c := ts.client()
+	now := metav1.NowMicro()
+	_, err := c.EventsV1().Events("default").Create(ctx, &eventsv1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: "web.1"}, EventTime: now, Type: corev1.EventTypeNormal,
+		Reason: "Scaled", Note: "scaled up to 3", Action: "Scale",
+		ReportingController: "mini.dev/test", ReportingInstance: "test-1",
+		Regarding: corev1.ObjectReference{Kind: "Deployment", Namespace: "default", Name: "web"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, err := c.CoreV1().Events("default").Get(ctx, "web.1", metav1.GetOptions{})
+	if err != nil || core.Message != "scaled up to 3" || core.InvolvedObject.Name != "web" {
+		t.Fatalf("core view: %v %+v", err, core)
+	}
+	mustContain(t, ts.kubectl("get", "events"), `Scaled`, `deployment/web`, `scaled up to 3`)
+	list, err := c.EventsV1().Events("default").List(ctx, metav1.ListOptions{})
+	if err != nil || len(list.Items) != 1 || list.Items[0].Note != "scaled up to 3" {
+		t.Fatalf("events.k8s.io list: %v %+v", err, list)
 	}
 }
