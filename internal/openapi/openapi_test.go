@@ -563,9 +563,10 @@ func TestBuildTime(t *testing.T) {
 		for _, d := range b.v3 {
 			size += len(d.json)
 		}
+		// Wall-clock time is a benchmark's business, not a test's.
 		t.Logf("%s: built in %v, %d KiB of JSON", name, b.took, size>>10)
-		if b.took > 100*time.Millisecond {
-			t.Errorf("%s: building took %v", name, b.took)
+		if size == 0 {
+			t.Errorf("%s: built nothing", name)
 		}
 	}
 }

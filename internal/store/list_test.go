@@ -165,7 +165,10 @@ func TestPagingAcrossConcurrentWrites(t *testing.T) {
 	}
 	got := first.KVs
 	token := first.Continue
-	for token != "" {
+	for page := 0; token != ""; page++ {
+		// Besides the writers' races, one write lands between every two
+		// pages for certain.
+		mustCreate(t, s, fmt.Sprintf("/p/z-between-%d", page), "new")
 		res, err := s.List(ctx, "/p/", ListOptions{Limit: 7, Continue: token})
 		if err != nil {
 			t.Fatal(err)
