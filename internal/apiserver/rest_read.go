@@ -101,6 +101,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, res *registry.Reso
 		s.writeError(w, r, err)
 		return
 	}
+	if out, err := negotiate(r); err == nil && out.mediaType == mediaJSON && out.as == "" && lq.filter.everything() {
+		if err := s.listAllJSON(w, r, res, info.Namespace, lq); err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
 	objs, lm, err := s.listObjects(r.Context(), res, info.Namespace, lq)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -70,7 +70,9 @@ type Server struct {
 	rbac    *rbacLister // nil when the registry serves no RBAC
 	authz   *rbac.Authorizer
 	hooks   map[schema.GroupVersionResource]*hooks
-	tls     *tls.Config
+	// listCache keeps the JSON of listed objects by key and revision.
+	listCache *jsonCache
+	tls       *tls.Config
 
 	ready chan struct{}
 	mu    sync.Mutex
@@ -123,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.hooks = s.resourceHooks()
+	s.listCache = newJSONCache(listCacheBudget)
 	if l, ok := s.newRBACLister(); ok {
 		s.rbac, s.authz = l, rbac.New(l)
 	}
