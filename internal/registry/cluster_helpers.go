@@ -56,29 +56,8 @@ func roundUpQuantities(rl corev1.ResourceList) {
 	}
 }
 
-func dnsLabelErrs(value string, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range validation.IsDNS1123Label(value) {
-		errs = append(errs, field.Invalid(path, value, msg))
-	}
-	return errs
-}
 
-func dnsSubdomainErrs(value string, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range validation.IsDNS1123Subdomain(value) {
-		errs = append(errs, field.Invalid(path, value, msg))
-	}
-	return errs
-}
 
-func qualifiedNameErrs(value string, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range validation.IsQualifiedName(value) {
-		errs = append(errs, field.Invalid(path, value, msg))
-	}
-	return errs
-}
 
 // nameFuncErrs applies a name rule to a reference to another object.
 func nameFuncErrs(name string, rule apivalidation.ValidateNameFunc, path *field.Path) field.ErrorList {
@@ -183,7 +162,7 @@ func (n resName) integer() bool { return quotaCountNames[corev1.ResourceName(n)]
 // errs is upstream's validateResourceName: a qualified name, and a
 // standard one when it has no domain.
 func (n resName) errs(path *field.Path) field.ErrorList {
-	errs := qualifiedNameErrs(string(n), path)
+	errs := validateQualifiedName(string(n), path)
 	if len(errs) == 0 && !strings.Contains(string(n), "/") && !n.standard() {
 		errs = append(errs, field.Invalid(path, corev1.ResourceName(n), "must be a standard resource type or fully qualified"))
 	}

@@ -78,7 +78,7 @@ func validateEndpoints(ep *corev1.Endpoints) field.ErrorList {
 func endpointAddressErrs(a *corev1.EndpointAddress, p *field.Path) field.ErrorList {
 	errs := validation.IsValidIP(p.Child("ip"), a.IP)
 	if a.Hostname != "" {
-		errs = append(errs, dnsLabelErrs(a.Hostname, p.Child("hostname"))...)
+		errs = append(errs, validateDNSLabel(a.Hostname, p.Child("hostname"))...)
 	}
 	if a.NodeName != nil {
 		errs = append(errs, nameFuncErrs(*a.NodeName, apivalidation.NameIsDNSSubdomain, p.Child("nodeName"))...)
@@ -91,7 +91,7 @@ func endpointPortErrs(port *corev1.EndpointPort, requireName bool, p *field.Path
 	if requireName && port.Name == "" {
 		errs = append(errs, field.Required(p.Child("name"), ""))
 	} else if port.Name != "" {
-		errs = append(errs, dnsLabelErrs(port.Name, p.Child("name"))...)
+		errs = append(errs, validateDNSLabel(port.Name, p.Child("name"))...)
 	}
 	for _, msg := range validation.IsValidPortNum(int(port.Port)) {
 		errs = append(errs, field.Invalid(p.Child("port"), port.Port, msg))
@@ -102,7 +102,7 @@ func endpointPortErrs(port *corev1.EndpointPort, requireName bool, p *field.Path
 		errs = append(errs, field.NotSupported(p.Child("protocol"), port.Protocol, portProtocols))
 	}
 	if port.AppProtocol != nil {
-		errs = append(errs, qualifiedNameErrs(*port.AppProtocol, p.Child("appProtocol"))...)
+		errs = append(errs, validateQualifiedName(*port.AppProtocol, p.Child("appProtocol"))...)
 	}
 	return errs
 }

@@ -139,7 +139,7 @@ func sliceEndpointErrs(endpoints []discoveryv1.Endpoint, addrType discoveryv1.Ad
 		}
 		errs = append(errs, unversionedvalidation.ValidateLabels(ep.DeprecatedTopology, topology)...)
 		if ep.Hostname != nil {
-			errs = append(errs, dnsLabelErrs(*ep.Hostname, p.Child("hostname"))...)
+			errs = append(errs, validateDNSLabel(*ep.Hostname, p.Child("hostname"))...)
 		}
 		if ep.Hints != nil {
 			errs = append(errs, sliceHintErrs(ep.Hints, p.Child("hints"))...)
@@ -199,7 +199,7 @@ func slicePortErrs(ports []discoveryv1.EndpointPort, path *field.Path) field.Err
 			name = *port.Name
 		}
 		if name != "" {
-			errs = append(errs, dnsLabelErrs(name, p.Child("name"))...)
+			errs = append(errs, validateDNSLabel(name, p.Child("name"))...)
 		}
 		if names[name] {
 			errs = append(errs, field.Duplicate(p.Child("name"), name))
@@ -211,7 +211,7 @@ func slicePortErrs(ports []discoveryv1.EndpointPort, path *field.Path) field.Err
 			errs = append(errs, field.NotSupported(p.Child("protocol"), *port.Protocol, portProtocols))
 		}
 		if port.AppProtocol != nil {
-			errs = append(errs, qualifiedNameErrs(*port.AppProtocol, p.Child("appProtocol"))...)
+			errs = append(errs, validateQualifiedName(*port.AppProtocol, p.Child("appProtocol"))...)
 		}
 	}
 	return errs

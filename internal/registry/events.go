@@ -199,7 +199,7 @@ func legacyEventErrs(e *corev1.Event) field.ErrorList {
 		if e.ReportingController == "" {
 			errs = append(errs, field.Required(field.NewPath("reportingController"), ""))
 		}
-		errs = append(errs, qualifiedNameErrs(e.ReportingController, field.NewPath("reportingController"))...)
+		errs = append(errs, validateQualifiedName(e.ReportingController, field.NewPath("reportingController"))...)
 		errs = append(errs, eventLengthErrs("reportingInstance", e.ReportingInstance, eventReportingInstanceLimit, true)...)
 		errs = append(errs, eventLengthErrs("action", e.Action, eventActionLimit, true)...)
 		errs = append(errs, eventLengthErrs("reason", e.Reason, eventReasonLimit, true)...)

@@ -60,7 +60,7 @@ func leaseSpecErrs(spec *coordinationv1.LeaseSpec) field.ErrorList {
 				errs = append(errs, field.NotSupported(p.Child("strategy"), *s, leaseStrategies))
 			}
 		} else {
-			errs = append(errs, qualifiedNameErrs(string(*s), p.Child("strategy"))...)
+			errs = append(errs, validateQualifiedName(string(*s), p.Child("strategy"))...)
 		}
 	}
 	if h := spec.PreferredHolder; h != nil && *h != "" && (spec.Strategy == nil || *spec.Strategy == "") {

@@ -124,7 +124,7 @@ func validateLimitRange(lr *corev1.LimitRange) field.ErrorList {
 }
 
 func limitTypeErrs(t corev1.LimitType, p *field.Path) field.ErrorList {
-	errs := qualifiedNameErrs(string(t), p)
+	errs := validateQualifiedName(string(t), p)
 	if len(errs) == 0 && !strings.Contains(string(t), "/") && !slices.Contains(limitTypes, t) {
 		errs = append(errs, field.Invalid(p, t, "must be a standard limit type or fully qualified"))
 	}

@@ -169,7 +169,7 @@ func dataSourceErrs(apiGroup *string, kind, name string, p *field.Path) field.Er
 		errs = append(errs, field.Invalid(p, kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"))
 	}
 	if group != "" {
-		errs = append(errs, dnsSubdomainErrs(group, p.Child("apiGroup"))...)
+		errs = append(errs, validateDNSSubdomain(group, p.Child("apiGroup"))...)
 	}
 	return errs
 }

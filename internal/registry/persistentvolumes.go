@@ -255,7 +255,7 @@ func csiDriverNameErrs(name string, p *field.Path) field.ErrorList {
 	if len(name) > 63 {
 		errs = append(errs, field.TooLong(p, "", 63))
 	}
-	return append(errs, dnsSubdomainErrs(strings.ToLower(name), p)...)
+	return append(errs, validateDNSSubdomain(strings.ToLower(name), p)...)
 }
 
 // persistentVolumeUpdateErrs: the volume source never changes, nor the

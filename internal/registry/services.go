@@ -417,7 +417,7 @@ func validateService(svc *corev1.Service) field.ErrorList {
 		}
 		// The name (a CNAME) may end in a dot to mark it fully qualified.
 		if cname := strings.TrimSuffix(spec.ExternalName, "."); cname != "" {
-			errs = append(errs, dnsSubdomainErrs(cname, servicePath.Child("externalName"))...)
+			errs = append(errs, validateDNSSubdomain(cname, servicePath.Child("externalName"))...)
 		} else {
 			errs = append(errs, field.Required(servicePath.Child("externalName"), ""))
 		}
@@ -459,7 +459,7 @@ func servicePortErrs(sp *corev1.ServicePort, requireName bool, names map[string]
 	if requireName && sp.Name == "" {
 		errs = append(errs, field.Required(path.Child("name"), ""))
 	} else if sp.Name != "" {
-		errs = append(errs, dnsLabelErrs(sp.Name, path.Child("name"))...)
+		errs = append(errs, validateDNSLabel(sp.Name, path.Child("name"))...)
 		if names[sp.Name] {
 			errs = append(errs, field.Duplicate(path.Child("name"), sp.Name))
 		}
@@ -475,7 +475,7 @@ func servicePortErrs(sp *corev1.ServicePort, requireName bool, names map[string]
 	}
 	errs = append(errs, targetPortErrs(sp.TargetPort, path.Child("targetPort"))...)
 	if sp.AppProtocol != nil {
-		errs = append(errs, qualifiedNameErrs(*sp.AppProtocol, path.Child("appProtocol"))...)
+		errs = append(errs, validateQualifiedName(*sp.AppProtocol, path.Child("appProtocol"))...)
 	}
 	return errs
 }
@@ -703,7 +703,7 @@ func loadBalancerFieldErrs(svc *corev1.Service) field.ErrorList {
 	}
 	if spec.LoadBalancerClass != nil {
 		if lb {
-			errs = append(errs, qualifiedNameErrs(*spec.LoadBalancerClass, servicePath.Child("loadBalancerClass"))...)
+			errs = append(errs, validateQualifiedName(*spec.LoadBalancerClass, servicePath.Child("loadBalancerClass"))...)
 		} else {
 			errs = append(errs, field.Forbidden(servicePath.Child("loadBalancerClass"), onlyLB))
 		}
@@ -861,7 +861,7 @@ func loadBalancerStatusErrs(svc *corev1.Service) field.ErrorList {
 			errs = append(errs, field.NotSupported(p.Child("ipMode"), ing.IPMode, loadBalancerIPModes))
 		}
 		if ing.Hostname != "" {
-			errs = append(errs, dnsSubdomainErrs(ing.Hostname, p.Child("hostname"))...)
+			errs = append(errs, validateDNSSubdomain(ing.Hostname, p.Child("hostname"))...)
 			if net.ParseIP(ing.Hostname) != nil {
 				errs = append(errs, field.Invalid(p.Child("hostname"), ing.Hostname, "must be a DNS name, not an IP address"))
 			}

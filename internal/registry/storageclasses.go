@@ -106,7 +106,7 @@ func validateStorageClass(sc *storagev1.StorageClass) field.ErrorList {
 	if sc.Provisioner == "" {
 		errs = append(errs, field.Required(prov, sc.Provisioner))
 	} else {
-		errs = append(errs, qualifiedNameErrs(strings.ToLower(sc.Provisioner), prov)...)
+		errs = append(errs, validateQualifiedName(strings.ToLower(sc.Provisioner), prov)...)
 	}
 	params := field.NewPath("parameters")
 	if len(sc.Parameters) > maxProvisionerParameters {
