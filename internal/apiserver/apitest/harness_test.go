@@ -3,6 +3,7 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"net"
 	"os"
@@ -47,6 +48,7 @@ type testServer struct {
 	ca         *pki.CA
 	reg        *registry.Registry
 	cert, key  []byte
+	saKey      crypto.Signer
 	addr       string
 	stopAPI    func()
 	kubeconfig string
@@ -73,6 +75,9 @@ func startServer(t *testing.T, cfg store.Config) *testServer {
 	if ts.reg, err = registry.Builtin(); err != nil {
 		t.Fatal(err)
 	}
+	if ts.saKey, err = pki.LoadOrCreateKey(filepath.Join(dir, "tls", "service-account.key")); err != nil {
+		t.Fatal(err)
+	}
 	ts.addr, ts.stopAPI = ts.runAPI("127.0.0.1:0")
 	ts.kubeconfig = ts.writeKubeconfig("admin", "system:admin", "system:masters")
 	t.Cleanup(func() {
@@ -90,7 +95,7 @@ func startServer(t *testing.T, cfg store.Config) *testServer {
 func (ts *testServer) runAPI(listen string) (string, func()) {
 	ts.t.Helper()
 	api, err := apiserver.New(apiserver.Config{Store: ts.store, Registry: ts.reg, CA: ts.ca,
-		CertPEM: ts.cert, KeyPEM: ts.key, Listen: listen})
+		CertPEM: ts.cert, KeyPEM: ts.key, ServiceAccountKey: ts.saKey, Listen: listen})
 	if err != nil {
 		ts.t.Fatal(err)
 	}

@@ -3,10 +3,7 @@ package apitest
 import (
 	"context"
 	"encoding/json"
-	"net"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -19,69 +16,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
-	"mini.dev/mini/internal/apiserver"
-	"mini.dev/mini/internal/pki"
-	"mini.dev/mini/internal/registry"
 	"mini.dev/mini/internal/store"
 )
-
-// startTokenServer is startServer with a service-account signing key, so
-// that the server issues and accepts tokens.
-func startTokenServer(t *testing.T) *testServer {
-	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(store.Config{Dir: filepath.Join(dir, "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{t: t, store: st, home: filepath.Join(dir, "home")}
-	if ts.ca, err = pki.LoadOrCreateCA(filepath.Join(dir, "tls")); err != nil {
-		t.Fatal(err)
-	}
-	ts.cert, ts.key, err = ts.ca.Issue(pki.Request{CommonName: "apiserver", DNSNames: []string{"localhost"},
-		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ts.reg, err = registry.Builtin(); err != nil {
-		t.Fatal(err)
-	}
-	saKey, err := pki.LoadOrCreateKey(filepath.Join(dir, "tls", "sa.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := apiserver.New(apiserver.Config{Store: st, Registry: ts.reg, CA: ts.ca, CertPEM: ts.cert, KeyPEM: ts.key,
-		ServiceAccountKey: saKey, Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- api.Run(ctx) }()
-	select {
-	case <-api.Ready():
-	case err := <-done:
-		t.Fatalf("api: %v", err)
-	}
-	var once sync.Once
-	ts.addr, ts.stopAPI = api.Addr(), func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("api: %v", err)
-			}
-		})
-	}
-	ts.kubeconfig = ts.writeKubeconfig("admin", "system:admin", "system:masters")
-	t.Cleanup(func() {
-		ts.stopAPI()
-		if err := st.Check(); err != nil {
-			t.Errorf("store check: %v", err)
-		}
-		st.Close()
-	})
-	return ts
-}
 
 func (ts *testServer) getPod(namespace, name string) *corev1.Pod {
 	ts.t.Helper()
@@ -391,7 +327,7 @@ func TestPodEviction(t *testing.T) {
 }
 
 func TestServiceAccountTokens(t *testing.T) {
-	ts := startTokenServer(t)
+	ts := startServer(t, store.Config{})
 	ctx := context.Background()
 
 	token := strings.TrimSpace(ts.kubectl("create", "token", "default"))
