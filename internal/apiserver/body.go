@@ -174,3 +174,18 @@ func (s *Server) decodeOptions(r *http.Request, body []byte, into runtime.Object
 	}
 	return nil
 }
+
+// readObject reads what a create or update sends: its body, decoded as an
+// object of the resource's kind, and its write options.
+func (s *Server) readObject(w http.ResponseWriter, r *http.Request, res *registry.Resource) (runtime.Object, writeOptions, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, writeOptions{}, err
+	}
+	opts, err := parseWriteOptions(r)
+	if err != nil {
+		return nil, writeOptions{}, err
+	}
+	obj, err := s.decodeBody(w, r, res, body)
+	return obj, opts, err
+}

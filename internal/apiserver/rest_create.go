@@ -29,17 +29,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *registry.Re
 		s.writeError(w, r, apierrors.NewMethodNotSupported(res.GVR.GroupResource(), "create"))
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	opts, err := parseWriteOptions(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	obj, err := s.decodeBody(w, r, res, body)
+	obj, opts, err := s.readObject(w, r, res)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

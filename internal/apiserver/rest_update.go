@@ -29,17 +29,7 @@ type mutation func(cur runtime.Object, curRev int64) (runtime.Object, error)
 
 // update answers PUT of an object or a subresource.
 func (s *Server) update(w http.ResponseWriter, r *http.Request, res *registry.Resource, info requestInfo) {
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	opts, err := parseWriteOptions(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	obj, err := s.decodeBody(w, r, res, body)
+	obj, opts, err := s.readObject(w, r, res)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -23,12 +23,7 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, res *regist
 		s.writeError(w, r, apierrors.NewMethodNotSupported(res.GVR.GroupResource(), info.Verb))
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	obj, err := s.decodeBody(w, r, res, body)
+	obj, _, err := s.readObject(w, r, res)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
