@@ -160,12 +160,10 @@ func readPage(c *bolt.Cursor, past map[string]*KV, prefix, start string, limit i
 	return page.result(), nil
 }
 
-// The blocks a page's values are copied into start small and double up to
-// arenaMax, so a short page does not pin a large block.
-const (
-	arenaMin = 4 << 10
-	arenaMax = 256 << 10
-)
+// The blocks a page's values are copied into start at the first value's
+// size and double up to arenaMax, so a short page pins no more than it
+// returns and a long one needs few allocations.
+const arenaMax = 256 << 10
 
 // pageBuilder copies a page's keys and values out of the transaction in a
 // few large allocations instead of two per key: a 10,000-key list is
@@ -188,7 +186,7 @@ func add[K string | []byte](p *pageBuilder, key K, kv KV, limit int64) bool {
 	p.keys = append(p.keys, key...)
 	p.ends = append(p.ends, len(p.keys))
 	if len(kv.Value) > cap(p.values)-len(p.values) {
-		next := min(arenaMax, max(arenaMin, 2*cap(p.values)))
+		next := min(arenaMax, 2*cap(p.values))
 		p.values = make([]byte, 0, max(next, len(kv.Value)))
 	}
 	from := len(p.values)
