@@ -36,8 +36,9 @@ func parseResourcePath(method, path string, watchParam bool) (info requestInfo, 
 	default:
 		return info, false
 	}
-	// Namespaced paths; "namespaces/{name}" alone is the namespace itself.
-	if parts[0] == "namespaces" && len(parts) >= 3 {
+	// Namespaced paths. "namespaces/{name}" is the namespace itself, and so
+	// are its own subresources (status, finalize), as upstream parses them.
+	if parts[0] == "namespaces" && len(parts) >= 3 && !namespaceSubresources[parts[2]] {
 		info.Namespace = parts[1]
 		parts = parts[2:]
 	}
@@ -77,6 +78,9 @@ func parseResourcePath(method, path string, watchParam bool) (info requestInfo, 
 	}
 	return info, true
 }
+
+// namespaceSubresources are the subresources of a namespace object.
+var namespaceSubresources = map[string]bool{"status": true, "finalize": true}
 
 func splitPath(path string) []string {
 	path = strings.Trim(path, "/")

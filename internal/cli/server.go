@@ -147,7 +147,11 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 		logger.Info("ready", "component", "server", "api", "https://"+api.Addr(), "kubeconfig", path,
 			"took", time.Since(started).Round(time.Millisecond))
 		trimMemory()
-		return nil
+		loopback, err := loopbackConfig(ca, api.Addr())
+		if err != nil {
+			return err
+		}
+		return runControllers(ctx, loopback, logger)
 	})
 	err = g.Wait()
 	logger.Info("stopped", "component", "server")
