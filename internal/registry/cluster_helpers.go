@@ -56,9 +56,6 @@ func roundUpQuantities(rl corev1.ResourceList) {
 	}
 }
 
-
-
-
 // nameFuncErrs applies a name rule to a reference to another object.
 func nameFuncErrs(name string, rule apivalidation.ValidateNameFunc, path *field.Path) field.ErrorList {
 	var errs field.ErrorList

@@ -50,14 +50,7 @@ func CronJobs() *Resource {
 			defaultPodTemplate(&s.JobTemplate.Spec.Template)
 		},
 		PrepareForCreate: func(obj runtime.Object) { obj.(*batchv1.CronJob).Status = batchv1.CronJobStatus{} },
-		PrepareForUpdate: func(obj, old runtime.Object, sub string) {
-			c, prev := obj.(*batchv1.CronJob), old.(*batchv1.CronJob)
-			if sub == "status" {
-				c.Spec = prev.Spec
-			} else {
-				c.Status = prev.Status
-			}
-		},
+		PrepareForUpdate: splitSpecStatus,
 		Validate: func(obj runtime.Object) field.ErrorList {
 			c := obj.(*batchv1.CronJob)
 			errs := validateKubeMeta(&c.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)

@@ -32,14 +32,7 @@ func Deployments() *Resource {
 		PrepareForCreate: func(obj runtime.Object) {
 			obj.(*appsv1.Deployment).Status = appsv1.DeploymentStatus{}
 		},
-		PrepareForUpdate: func(obj, old runtime.Object, sub string) {
-			d, prev := obj.(*appsv1.Deployment), old.(*appsv1.Deployment)
-			if sub == "status" {
-				d.Spec = prev.Spec
-			} else {
-				d.Status = prev.Status
-			}
-		},
+		PrepareForUpdate: splitSpecStatus,
 		Validate: func(obj runtime.Object) field.ErrorList {
 			d := obj.(*appsv1.Deployment)
 			errs := validateKubeMeta(&d.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)

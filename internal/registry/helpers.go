@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -92,4 +93,17 @@ func validateFinalizerName(name string, path *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(path, name, "name is neither a standard finalizer name nor is it fully qualified"))
 	}
 	return errs
+}
+
+// splitSpecStatus is the PrepareForUpdate of resources whose status has
+// its own subresource and that carry nothing else over: a status write
+// keeps the old spec, any other write the old status, as upstream's
+// strategies do. The object must be a pointer to a struct with Spec and
+// Status fields.
+func splitSpecStatus(obj, old runtime.Object, sub string) {
+	keep := "Status"
+	if sub == "status" {
+		keep = "Spec"
+	}
+	reflect.ValueOf(obj).Elem().FieldByName(keep).Set(reflect.ValueOf(old).Elem().FieldByName(keep))
 }

@@ -36,14 +36,7 @@ func Ingresses() *Resource {
 		PrepareForCreate: func(obj runtime.Object) {
 			obj.(*networkingv1.Ingress).Status = networkingv1.IngressStatus{}
 		},
-		PrepareForUpdate: func(obj, old runtime.Object, sub string) {
-			ing, prev := obj.(*networkingv1.Ingress), old.(*networkingv1.Ingress)
-			if sub == "status" {
-				ing.Spec = prev.Spec
-			} else {
-				ing.Status = prev.Status
-			}
-		},
+		PrepareForUpdate: splitSpecStatus,
 		Validate: func(obj runtime.Object) field.ErrorList {
 			ing := obj.(*networkingv1.Ingress)
 			errs := validateIngress(ing, ingressOptions{})

@@ -58,15 +58,8 @@ func Jobs() *Resource {
 			}
 			j.Status = batchv1.JobStatus{}
 		},
-		PrepareForUpdate: func(obj, old runtime.Object, sub string) {
-			j, prev := obj.(*batchv1.Job), old.(*batchv1.Job)
-			if sub == "status" {
-				j.Spec = prev.Spec
-			} else {
-				j.Status = prev.Status
-			}
-		},
-		Validate: func(obj runtime.Object) field.ErrorList { return validateJob(obj.(*batchv1.Job), true) },
+		PrepareForUpdate: splitSpecStatus,
+		Validate:         func(obj runtime.Object) field.ErrorList { return validateJob(obj.(*batchv1.Job), true) },
 		ValidateUpdate: func(obj, old runtime.Object) field.ErrorList {
 			j, prev := obj.(*batchv1.Job), old.(*batchv1.Job)
 			_, hadName := prev.Spec.Template.Labels[batchv1.JobNameLabel]

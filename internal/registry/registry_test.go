@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -149,4 +150,47 @@ func TestNamespaceDefaultsAndValidation(t *testing.T) {
 		{name: "unqualified finalizer", obj: &corev1.Namespace{ObjectMeta: testMeta("a", ""), Spec: corev1.NamespaceSpec{Finalizers: []corev1.FinalizerName{"mine"}}},
 			want: []string{"FieldValueInvalid spec.finalizers[0]"}},
 	})
+}
+
+// TestStatusSplit: every resource with a status subresource keeps the old
+// status on a main write and the old spec on a status write.
+func TestStatusSplit(t *testing.T) {
+	reg, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reg.Resources() {
+		if !r.HasSubresource("status") || r.PrepareForUpdate == nil {
+			continue
+		}
+		t.Run(r.GVR.String(), func(t *testing.T) {
+			old := r.New()
+			v := reflect.ValueOf(old).Elem()
+			spec, status := v.FieldByName("Spec"), v.FieldByName("Status")
+			if !spec.IsValid() || !status.IsValid() {
+				t.Skip("no spec and status fields")
+			}
+			// Every resource's hook runs both ways without failing...
+			r.PrepareForUpdate(r.New(), old.DeepCopyObject(), "")
+			r.PrepareForUpdate(r.New(), old.DeepCopyObject(), "status")
+			// ...and, where the old status can be marked, keeps it.
+			if phase := status.FieldByName("Phase"); phase.IsValid() && phase.Kind() == reflect.String {
+				phase.SetString("Old")
+			} else if c := status.FieldByName("ObservedGeneration"); c.IsValid() && c.Kind() == reflect.Int64 {
+				c.SetInt(7)
+			} else {
+				t.Skip("no status field to mark")
+			}
+			obj := r.New()
+			r.PrepareForUpdate(obj, old, "")
+			if !reflect.DeepEqual(reflect.ValueOf(obj).Elem().FieldByName("Status").Interface(), status.Interface()) {
+				t.Errorf("main write changed status")
+			}
+			obj = r.New()
+			r.PrepareForUpdate(obj, old, "status")
+			if !reflect.DeepEqual(reflect.ValueOf(obj).Elem().FieldByName("Spec").Interface(), spec.Interface()) {
+				t.Errorf("status write changed spec")
+			}
+		})
+	}
 }

@@ -37,14 +37,7 @@ func ReplicaSets() *Resource {
 		PrepareForCreate: func(obj runtime.Object) {
 			obj.(*appsv1.ReplicaSet).Status = appsv1.ReplicaSetStatus{}
 		},
-		PrepareForUpdate: func(obj, old runtime.Object, sub string) {
-			rs, prev := obj.(*appsv1.ReplicaSet), old.(*appsv1.ReplicaSet)
-			if sub == "status" {
-				rs.Spec = prev.Spec
-			} else {
-				rs.Status = prev.Status
-			}
-		},
+		PrepareForUpdate: splitSpecStatus,
 		Validate: func(obj runtime.Object) field.ErrorList {
 			rs := obj.(*appsv1.ReplicaSet)
 			errs := validateKubeMeta(&rs.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)

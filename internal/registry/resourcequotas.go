@@ -35,14 +35,7 @@ func ResourceQuotas() *Resource {
 			roundUpQuantities(q.Status.Used)
 		},
 		PrepareForCreate: func(obj runtime.Object) { obj.(*corev1.ResourceQuota).Status = corev1.ResourceQuotaStatus{} },
-		PrepareForUpdate: func(obj, old runtime.Object, sub string) {
-			q, prev := obj.(*corev1.ResourceQuota), old.(*corev1.ResourceQuota)
-			if sub == "status" {
-				q.Spec = prev.Spec
-			} else {
-				q.Status = prev.Status
-			}
-		},
+		PrepareForUpdate: splitSpecStatus,
 		Validate: func(obj runtime.Object) field.ErrorList {
 			q := obj.(*corev1.ResourceQuota)
 			errs := validateCoreMeta(q, true, apivalidation.NameIsDNSSubdomain)

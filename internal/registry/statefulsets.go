@@ -36,14 +36,7 @@ func StatefulSets() *Resource {
 		PrepareForCreate: func(obj runtime.Object) {
 			obj.(*appsv1.StatefulSet).Status = appsv1.StatefulSetStatus{}
 		},
-		PrepareForUpdate: func(obj, old runtime.Object, sub string) {
-			s, prev := obj.(*appsv1.StatefulSet), old.(*appsv1.StatefulSet)
-			if sub == "status" {
-				s.Spec = prev.Spec
-			} else {
-				s.Status = prev.Status
-			}
-		},
+		PrepareForUpdate: splitSpecStatus,
 		Validate: func(obj runtime.Object) field.ErrorList {
 			s := obj.(*appsv1.StatefulSet)
 			errs := validateKubeMeta(&s.ObjectMeta, true, apivalidation.NameIsDNSLabel)
