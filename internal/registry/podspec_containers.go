@@ -576,16 +576,7 @@ func validateSecurityContext(sc *corev1.SecurityContext, hostUsers bool, path *f
 		return nil
 	}
 	var errs field.ErrorList
-	if sc.RunAsUser != nil {
-		for _, msg := range validation.IsValidUserID(*sc.RunAsUser) {
-			errs = append(errs, field.Invalid(path.Child("runAsUser"), *sc.RunAsUser, msg))
-		}
-	}
-	if sc.RunAsGroup != nil {
-		for _, msg := range validation.IsValidGroupID(*sc.RunAsGroup) {
-			errs = append(errs, field.Invalid(path.Child("runAsGroup"), *sc.RunAsGroup, msg))
-		}
-	}
+	errs = append(errs, validateRunAs(sc.RunAsUser, sc.RunAsGroup, path)...)
 	if sc.ProcMount != nil {
 		if m := *sc.ProcMount; m != corev1.DefaultProcMount && m != corev1.UnmaskedProcMount {
 			errs = append(errs, field.NotSupported(path.Child("procMount"), m, []corev1.ProcMountType{corev1.DefaultProcMount, corev1.UnmaskedProcMount}))

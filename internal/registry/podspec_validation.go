@@ -254,16 +254,7 @@ func validatePodSecurityContext(spec *corev1.PodSpec, path *field.Path) field.Er
 			errs = append(errs, field.Invalid(path.Child("fsGroup"), *sc.FSGroup, msg))
 		}
 	}
-	if sc.RunAsUser != nil {
-		for _, msg := range validation.IsValidUserID(*sc.RunAsUser) {
-			errs = append(errs, field.Invalid(path.Child("runAsUser"), *sc.RunAsUser, msg))
-		}
-	}
-	if sc.RunAsGroup != nil {
-		for _, msg := range validation.IsValidGroupID(*sc.RunAsGroup) {
-			errs = append(errs, field.Invalid(path.Child("runAsGroup"), *sc.RunAsGroup, msg))
-		}
-	}
+	errs = append(errs, validateRunAs(sc.RunAsUser, sc.RunAsGroup, path)...)
 	for i, gid := range sc.SupplementalGroups {
 		for _, msg := range validation.IsValidGroupID(gid) {
 			errs = append(errs, field.Invalid(path.Child("supplementalGroups").Index(i), gid, msg))
@@ -420,6 +411,23 @@ func validatePodResourceClaims(claims []corev1.PodResourceClaim, path *field.Pat
 		}
 		if c.ResourceClaimName == nil && c.ResourceClaimTemplateName == nil {
 			errs = append(errs, field.Invalid(p, c, "must specify one of: `resourceClaimName`, `resourceClaimTemplateName`"))
+		}
+	}
+	return errs
+}
+
+// validateRunAs checks the user and group IDs a pod or container security
+// context runs as.
+func validateRunAs(user, group *int64, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if user != nil {
+		for _, msg := range validation.IsValidUserID(*user) {
+			errs = append(errs, field.Invalid(path.Child("runAsUser"), *user, msg))
+		}
+	}
+	if group != nil {
+		for _, msg := range validation.IsValidGroupID(*group) {
+			errs = append(errs, field.Invalid(path.Child("runAsGroup"), *group, msg))
 		}
 	}
 	return errs
