@@ -178,14 +178,20 @@ func (s *Server) decodeOptions(r *http.Request, body []byte, into runtime.Object
 // readObject reads what a create or update sends: its body, decoded as an
 // object of the resource's kind, and its write options.
 func (s *Server) readObject(w http.ResponseWriter, r *http.Request, res *registry.Resource) (runtime.Object, writeOptions, error) {
-	body, err := readBody(r)
-	if err != nil {
-		return nil, writeOptions{}, err
-	}
-	opts, err := parseWriteOptions(r)
+	body, opts, err := readWrite(r)
 	if err != nil {
 		return nil, writeOptions{}, err
 	}
 	obj, err := s.decodeBody(w, r, res, body)
 	return obj, opts, err
+}
+
+// readWrite reads what every write sends: its body and its options.
+func readWrite(r *http.Request) ([]byte, writeOptions, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, writeOptions{}, err
+	}
+	opts, err := parseWriteOptions(r)
+	return body, opts, err
 }

@@ -34,12 +34,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *registry.Res
 		s.writeError(w, r, unsupportedMediaType(string(patchType), patchTypes...))
 		return
 	}
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	opts, err := parseWriteOptions(r)
+	body, opts, err := readWrite(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -57,12 +57,7 @@ func toScale(res *registry.Resource, obj runtime.Object) *autoscalingv1.Scale {
 // updateScale writes spec.replicas from a Scale sent whole (PUT) or as a
 // patch of the current Scale.
 func (s *Server) updateScale(w http.ResponseWriter, r *http.Request, res *registry.Resource, info requestInfo) {
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	opts, err := parseWriteOptions(r)
+	body, opts, err := readWrite(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
