@@ -1,0 +1,159 @@
+// Package framework holds what the scheduler and its plugins share: the
+// per-node view the scheduler keeps (NodeInfo), the per-pod scratch space
+// of one scheduling cycle (CycleState), the plugin interfaces and the
+// Status a plugin answers with. It follows the shape of upstream's
+// scheduling framework (pkg/scheduler/framework) so that each plugin reads
+// like its upstream namesake, reduced to the extension points mini uses:
+// PreFilter, Filter, PreScore, Score (with normalisation).
+package framework
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Code says how a plugin judged a pod.
+type Code int
+
+const (
+	// Success: the pod may go there (Filter) or the step succeeded.
+	Success Code = iota
+	// Unschedulable: the node does not fit now, but preempting lower-priority
+	// pods there might make it fit.
+	Unschedulable
+	// UnschedulableAndUnresolvable: no preemption on this node can help
+	// (node selector, taints, node name...).
+	UnschedulableAndUnresolvable
+	// Skip (PreFilter/PreScore only): the plugin has nothing to say about
+	// this pod; its Filter/Score are not called for it.
+	Skip
+	// Error: the plugin failed; the pod is retried with backoff.
+	Error
+)
+
+// Status is a plugin's verdict. A nil *Status means Success.
+type Status struct {
+	Code Code
+	// Reasons are the upstream-worded reasons, e.g. "Insufficient cpu" or
+	// "node(s) didn't match Pod's node affinity/selector". The scheduler
+	// counts identical reasons across nodes to build the FailedScheduling
+	// message ("0/3 nodes are available: 1 Insufficient cpu, 2 node(s) ...").
+	Reasons []string
+	// Plugin is the name of the plugin that answered.
+	Plugin string
+	// Err is set with Code Error.
+	Err error
+}
+
+// NewStatus returns a status with the given code and reasons.
+func NewStatus(code Code, reasons ...string) *Status {
+	return &Status{Code: code, Reasons: reasons}
+}
+
+// AsStatus wraps an error as an Error status.
+func AsStatus(err error) *Status {
+	if err == nil {
+		return nil
+	}
+	return &Status{Code: Error, Reasons: []string{err.Error()}, Err: err}
+}
+
+// IsSuccess reports whether s is nil or Success.
+func (s *Status) IsSuccess() bool { return s == nil || s.Code == Success }
+
+// IsSkip reports whether s says Skip.
+func (s *Status) IsSkip() bool { return s != nil && s.Code == Skip }
+
+// Message joins the reasons.
+func (s *Status) Message() string {
+	if s == nil {
+		return ""
+	}
+	return strings.Join(s.Reasons, ", ")
+}
+
+// Plugin is what every plugin is.
+type Plugin interface {
+	Name() string
+}
+
+// PreFilterPlugin computes, once per pod and cycle, what its Filter needs
+// (stored in the CycleState). It may reject the pod outright: then no
+// node is tried and the status's reasons are reported for every node.
+type PreFilterPlugin interface {
+	Plugin
+	PreFilter(ctx context.Context, state *CycleState, pod *corev1.Pod, nodes []*NodeInfo) *Status
+}
+
+// FilterPlugin says whether the pod fits on one node. It is called
+// concurrently for different nodes and must not write shared state.
+type FilterPlugin interface {
+	Plugin
+	Filter(ctx context.Context, state *CycleState, pod *corev1.Pod, node *NodeInfo) *Status
+}
+
+// PreScorePlugin computes, once per pod and cycle, what its Score needs,
+// given the nodes that passed the filters.
+type PreScorePlugin interface {
+	Plugin
+	PreScore(ctx context.Context, state *CycleState, pod *corev1.Pod, nodes []*NodeInfo) *Status
+}
+
+// ScorePlugin ranks one feasible node for the pod. Called concurrently.
+type ScorePlugin interface {
+	Plugin
+	Score(ctx context.Context, state *CycleState, pod *corev1.Pod, node *NodeInfo) (int64, *Status)
+}
+
+// ScoreNormalizer is implemented by score plugins whose raw scores must be
+// mapped into [MinNodeScore, MaxNodeScore] after every node is scored.
+type ScoreNormalizer interface {
+	NormalizeScore(ctx context.Context, state *CycleState, pod *corev1.Pod, scores []NodeScore) *Status
+}
+
+// Weighted lets a score plugin carry its weight (default 1), as upstream's
+// default profile weights them (e.g. TaintToleration 3, NodeAffinity 2,
+// InterPodAffinity 2, PodTopologySpread 2).
+type Weighted interface {
+	Weight() int64
+}
+
+// Score bounds, as upstream.
+const (
+	MinNodeScore int64 = 0
+	MaxNodeScore int64 = 100
+)
+
+// NodeScore is one node's score.
+type NodeScore struct {
+	Name  string
+	Score int64
+}
+
+// CycleState is the scratch space of one pod's scheduling cycle: PreFilter
+// and PreScore write, Filter and Score read (concurrently).
+type CycleState struct {
+	mu   sync.RWMutex
+	data map[string]any
+}
+
+// NewCycleState returns an empty state.
+func NewCycleState() *CycleState { return &CycleState{data: map[string]any{}} }
+
+// Write stores v under key.
+func (c *CycleState) Write(key string, v any) {
+	c.mu.Lock()
+	c.data[key] = v
+	c.mu.Unlock()
+}
+
+// Read returns what was stored under key.
+func (c *CycleState) Read(key string) (any, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := c.data[key]
+	return v, ok
+}
