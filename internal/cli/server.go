@@ -2,21 +2,13 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
-	"mini.dev/mini/internal/apiserver"
-	"mini.dev/mini/internal/pki"
-	"mini.dev/mini/internal/registry"
+	"mini.dev/mini/internal/controlplane"
+	"mini.dev/mini/internal/server"
 	"mini.dev/mini/internal/store"
 )
 
@@ -36,6 +28,10 @@ type serverOptions struct {
 	serviceCIDR      string
 	nodePortRange    string
 	advertiseAddress string
+	clusterCIDR      string
+	// Cluster.
+	simNodes               int
+	nodeMonitorGracePeriod time.Duration
 }
 
 func newServerCommand(streams Streams) *cobra.Command {
@@ -68,154 +64,37 @@ func newServerCommand(streams Streams) *cobra.Command {
 	f.StringVar(&o.nodePortRange, "service-node-port-range", "30000-32767", "port range reserved for Services of type NodePort and LoadBalancer")
 	f.StringVar(&o.advertiseAddress, "advertise-address", "",
 		"IP address the kubernetes Service's endpoints point at (default: this host's first non-loopback IPv4 address, else 127.0.0.1)")
+	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "IPv4 network from which each node gets a /24 for its pods")
+	f.IntVar(&o.simNodes, "sim-nodes", 0, "run this many simulated nodes (sim-0, sim-1, ...) whose pods run no processes")
+	f.DurationVar(&o.nodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second,
+		"how long a node may go without a heartbeat before it is marked NotReady")
 	return cmd
 }
 
 // defaultDataDir is where mini keeps its state unless told otherwise.
 const defaultDataDir = "/var/lib/mini"
 
-// runServer wires the components and runs them until ctx ends.
+// runServer runs the server until ctx ends; once it is up, it gives back
+// the memory start-up used.
 func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error {
-	started := time.Now()
-	st, err := store.Open(store.Config{
-		Dir:             o.dataDir,
-		HistoryCount:    o.historyCount,
-		HistoryAge:      o.historyAge,
-		CompactInterval: o.compactInterval,
-		WatchWindow:     o.watchWindow,
-		Logger:          logger,
-	})
-	if err != nil {
-		return fmt.Errorf("opening the store: %w", err)
-	}
-	defer st.Close()
-	logger.Info("store ready", "component", "server", "dir", o.dataDir,
-		"revision", st.Revision(), "took", time.Since(started).Round(time.Microsecond))
-
-	tlsDir := filepath.Join(o.dataDir, "tls")
-	ca, err := pki.LoadOrCreateCA(tlsDir)
-	if err != nil {
-		return err
-	}
-	dnsNames, ips, err := servingNames(o.bindAddress, o.serviceCIDR)
-	if err != nil {
-		return err
-	}
-	certPEM, keyPEM, err := ca.EnsureServing(tlsDir, "serving-kube-apiserver", dnsNames, ips)
-	if err != nil {
-		return err
-	}
-	saKey, err := pki.LoadOrCreateKey(filepath.Join(tlsDir, "service-account.key"))
-	if err != nil {
-		return err
-	}
-	reg, err := registry.Builtin()
-	if err != nil {
-		return err
-	}
-	advertise := o.advertiseAddress
-	if advertise == "" {
-		advertise = defaultAdvertiseAddress()
-	} else if net.ParseIP(advertise) == nil {
-		return fmt.Errorf("--advertise-address: %q is not an IP address", advertise)
-	}
-	api, err := apiserver.New(apiserver.Config{
-		Store: st, Registry: reg, CA: ca, CertPEM: certPEM, KeyPEM: keyPEM, ServiceAccountKey: saKey,
-		Listen: net.JoinHostPort(o.bindAddress, strconv.Itoa(o.httpsPort)), Logger: logger,
-		ServiceCIDR: o.serviceCIDR, NodePortRange: o.nodePortRange, AdvertiseAddress: advertise,
+	srv, err := server.New(server.Config{
+		DataDir: o.dataDir, BindAddress: o.bindAddress, HTTPSPort: o.httpsPort, WriteKubeconfig: o.writeKubeconfig,
+		HistoryCount: o.historyCount, HistoryAge: o.historyAge, CompactInterval: o.compactInterval, WatchWindow: o.watchWindow,
+		ServiceCIDR: o.serviceCIDR, ClusterCIDR: o.clusterCIDR, NodePortRange: o.nodePortRange, AdvertiseAddress: o.advertiseAddress,
+		SimNodes: o.simNodes, Timing: controlplane.Timing{NodeMonitorGracePeriod: o.nodeMonitorGracePeriod},
+		Logger: logger,
 	})
 	if err != nil {
 		return err
 	}
-
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return st.Run(ctx) })
-	g.Go(func() error { return api.Run(ctx) })
-	g.Go(func() error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
 		select {
+		case <-srv.Ready():
+			trimMemory()
 		case <-ctx.Done():
-			return nil
-		case <-api.Ready():
 		}
-		path := o.writeKubeconfig
-		if path == "" {
-			path = filepath.Join(o.dataDir, "kubeconfig.yaml")
-		}
-		if err := writeAdminKubeconfig(ca, path, api.Addr()); err != nil {
-			return err
-		}
-		logger.Info("ready", "component", "server", "api", "https://"+api.Addr(), "kubeconfig", path,
-			"took", time.Since(started).Round(time.Millisecond))
-		trimMemory()
-		loopback, err := loopbackConfig(ca, api.Addr())
-		if err != nil {
-			return err
-		}
-		return runControllers(ctx, loopback, logger)
-	})
-	err = g.Wait()
-	logger.Info("stopped", "component", "server")
-	return err
-}
-
-// servingNames are the names and addresses the API's certificate must
-// carry: loopback, this host, the in-cluster names of the kubernetes
-// Service and its ClusterIP (the service CIDR's first address), and the
-// bind address.
-func servingNames(bindAddress, serviceCIDR string) ([]string, []net.IP, error) {
-	prefix, err := netip.ParsePrefix(serviceCIDR)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--service-cidr: %w", err)
-	}
-	names := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
-	if host, err := os.Hostname(); err == nil && host != "" {
-		names = append(names, host)
-	}
-	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IP(prefix.Masked().Addr().Next().AsSlice())}
-	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() {
-		ips = append(ips, ip)
-	}
-	if addrs, err := net.InterfaceAddrs(); err == nil {
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
-				ips = append(ips, n.IP)
-			}
-		}
-	}
-	return names, ips, nil
-}
-
-// defaultAdvertiseAddress is this host's first non-loopback IPv4 address
-// (link-local ones excepted: endpoints may not use them), else 127.0.0.1.
-func defaultAdvertiseAddress() string {
-	if addrs, err := net.InterfaceAddrs(); err == nil {
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
-				return n.IP.String()
-			}
-		}
-	}
-	return "127.0.0.1"
-}
-
-// writeAdminKubeconfig writes a kubeconfig for a cluster administrator
-// (group system:masters) that reaches the API on loopback.
-func writeAdminKubeconfig(ca *pki.CA, path, apiAddr string) error {
-	_, port, err := net.SplitHostPort(apiAddr)
-	if err != nil {
-		return err
-	}
-	certPEM, keyPEM, err := ca.Issue(pki.Request{CommonName: "system:admin", Organization: []string{"system:masters"}})
-	if err != nil {
-		return err
-	}
-	b, err := pki.Kubeconfig{Server: "https://" + net.JoinHostPort("127.0.0.1", port), Name: "mini",
-		CAPEM: ca.CertPEM, CertPEM: certPEM, KeyPEM: keyPEM}.Bytes()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return pki.WriteFileAtomic(path, b, 0o600)
+	}()
+	return srv.Run(ctx)
 }

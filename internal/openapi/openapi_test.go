@@ -354,7 +354,7 @@ func TestOperations(t *testing.T) {
 		path, method string
 	}{
 		{core, "/api/v1/namespaces/{namespace}/pods/{name}/binding", ""}, // its kind is not the registry's to say
-		{core, "/api/v1/componentstatuses/{name}", "patch"}, // read-only
+		{core, "/api/v1/componentstatuses/{name}", "patch"},              // read-only
 		{core, "/api/v1/componentstatuses", "post"},
 		{core, "/apis/apps/v1/deployments", ""},
 		{apps, "/api/v1/configmaps", ""},

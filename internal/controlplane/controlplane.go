@@ -1,0 +1,162 @@
+// Package controlplane runs, against an API server, what upstream splits
+// between kube-controller-manager and kube-scheduler: every controller
+// and the scheduler, on one shared informer factory, recording events
+// through one broadcaster. `mini server` runs it over loopback; the
+// integration tests run it beside an in-process API.
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+)
+
+// Config says how to reach the API and how the cluster is laid out.
+type Config struct {
+	// Controllers is how the controllers reach the API (upstream: the
+	// kube-controller-manager identity), Scheduler how the scheduler does
+	// (system:kube-scheduler, whose bootstrap role it needs).
+	Controllers *rest.Config
+	Scheduler   *rest.Config
+	// RootCA is the cluster CA published in every namespace as
+	// kube-root-ca.crt.
+	RootCA []byte
+	// ClusterCIDR is the pod network the node IPAM splits into one /24 per
+	// node.
+	ClusterCIDR string
+	// Timing knobs upstream also exposes as flags; zero means upstream's
+	// default.
+	Timing Timing
+	Logger *slog.Logger
+	Clock  clock.Clock
+}
+
+// Timing holds the durations upstream's kube-controller-manager takes as
+// flags.
+type Timing struct {
+	// NodeMonitorGracePeriod: how long a node may go without a heartbeat
+	// before it is marked NotReady (upstream default 40 s).
+	NodeMonitorGracePeriod time.Duration
+}
+
+// ControlPlane runs the controllers and the scheduler.
+type ControlPlane struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New checks the configuration; it starts nothing.
+func New(cfg Config) (*ControlPlane, error) {
+	if cfg.Controllers == nil || cfg.Scheduler == nil {
+		return nil, errors.New("controlplane: Controllers and Scheduler configs are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = "10.42.0.0/16"
+	}
+	return &ControlPlane{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// runnable is what every controller and the scheduler are.
+type runnable interface {
+	Run(ctx context.Context) error
+}
+
+// clients are the API clients the components are built from.
+type clients struct {
+	kube      kubernetes.Interface
+	dynamic   dynamic.Interface
+	metadata  metadata.Interface
+	scheduler kubernetes.Interface
+}
+
+func newClients(cfg Config) (*clients, error) {
+	var c clients
+	var err error
+	if c.kube, err = kubernetes.NewForConfig(cfg.Controllers); err != nil {
+		return nil, err
+	}
+	if c.dynamic, err = dynamic.NewForConfig(cfg.Controllers); err != nil {
+		return nil, err
+	}
+	if c.metadata, err = metadata.NewForConfig(cfg.Controllers); err != nil {
+		return nil, err
+	}
+	if c.scheduler, err = kubernetes.NewForConfig(cfg.Scheduler); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Run builds every component, starts the informers and runs them all
+// until ctx ends or one fails.
+func (cp *ControlPlane) Run(ctx context.Context) error {
+	c, err := newClients(cp.cfg)
+	if err != nil {
+		return err
+	}
+	controllerInformers := informers.NewSharedInformerFactory(c.kube, 0)
+	schedulerInformers := informers.NewSharedInformerFactory(c.scheduler, 0)
+
+	events := newEvents(ctx, c.kube)
+	defer events.Shutdown()
+	schedulerEvents := newEvents(ctx, c.scheduler)
+	defer schedulerEvents.Shutdown()
+	recorder := func(component string) record.EventRecorder {
+		return events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+	}
+
+	env := &buildEnv{cfg: cp.cfg, clients: c, informers: controllerInformers, recorder: recorder}
+	components, err := env.controllers()
+	if err != nil {
+		return err
+	}
+	sched, err := env.scheduler(schedulerInformers, schedulerEvents.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "default-scheduler"}))
+	if err != nil {
+		return err
+	}
+	components = append(components, sched...)
+
+	controllerInformers.Start(ctx.Done())
+	schedulerInformers.Start(ctx.Done())
+	defer controllerInformers.Shutdown()
+	defer schedulerInformers.Shutdown()
+
+	g, ctx := errgroup.WithContext(ctx)
+	for _, comp := range components {
+		g.Go(func() error {
+			if err := comp.r.Run(ctx); err != nil {
+				return fmt.Errorf("%s: %w", comp.name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// newEvents is one event pipeline to the API: events are aggregated and
+// rate limited per object as upstream's recorders do.
+func newEvents(ctx context.Context, client kubernetes.Interface) record.EventBroadcaster {
+	b := record.NewBroadcaster(record.WithContext(ctx))
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	return b
+}

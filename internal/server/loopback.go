@@ -1,0 +1,45 @@
+package server
+
+import (
+	"net"
+
+	"k8s.io/client-go/rest"
+
+	"mini.dev/mini/internal/pki"
+)
+
+// identity is who a component is to the API.
+type identity struct {
+	user      string
+	groups    []string
+	userAgent string
+}
+
+// The identities of the server's own components. The controllers act as
+// kube-controller-manager; upstream runs each controller as its own
+// service account, mini gives them one identity in system:masters for
+// now. The scheduler is system:kube-scheduler with exactly upstream's
+// bootstrap role.
+var (
+	identityControllerManager = identity{"system:kube-controller-manager", []string{"system:masters"}, "kube-controller-manager"}
+	identityScheduler         = identity{"system:kube-scheduler", nil, "kube-scheduler"}
+)
+
+// loopbackConfig is how a component of the server reaches its API: over
+// loopback TLS with a client certificate of its identity.
+func loopbackConfig(ca *pki.CA, apiAddr string, id identity) (*rest.Config, error) {
+	_, port, err := net.SplitHostPort(apiAddr)
+	if err != nil {
+		return nil, err
+	}
+	certPEM, keyPEM, err := ca.Issue(pki.Request{CommonName: id.user, Organization: id.groups})
+	if err != nil {
+		return nil, err
+	}
+	return &rest.Config{
+		Host:            "https://" + net.JoinHostPort("127.0.0.1", port),
+		TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: certPEM, KeyData: keyPEM},
+		UserAgent:       id.userAgent,
+		QPS:             -1, // in-process: no client-side rate limit
+	}, nil
+}

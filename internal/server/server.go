@@ -1,0 +1,262 @@
+// Package server wires the components `mini server` runs: the store, the
+// API, the control plane (controllers and scheduler) and the simulated
+// nodes. The CLI turns flags into a Config; tests run the same wiring
+// in-process.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"mini.dev/mini/internal/apiserver"
+	"mini.dev/mini/internal/controlplane"
+	"mini.dev/mini/internal/pki"
+	"mini.dev/mini/internal/registry"
+	"mini.dev/mini/internal/store"
+)
+
+// Config is what `mini server` is told by its flags.
+type Config struct {
+	DataDir     string
+	BindAddress string
+	HTTPSPort   int // 0 picks a free port
+	// WriteKubeconfig is where the admin kubeconfig goes (default
+	// <DataDir>/kubeconfig.yaml).
+	WriteKubeconfig string
+	// Store tuning; zero values take the store's defaults.
+	HistoryCount    int64
+	HistoryAge      time.Duration
+	CompactInterval time.Duration
+	WatchWindow     int
+	// Networks.
+	ServiceCIDR      string
+	ClusterCIDR      string
+	NodePortRange    string
+	AdvertiseAddress string // "" = this host's first non-loopback IPv4 address
+	// SimNodes is how many simulated nodes to run.
+	SimNodes int
+	// Timing of the control plane (zero: upstream's defaults).
+	Timing controlplane.Timing
+	Logger *slog.Logger
+}
+
+// Server is a running `mini server`.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	ready      chan struct{}
+	addr       string // set before ready is closed
+	kubeconfig string
+}
+
+// New checks the configuration; it starts nothing.
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: DataDir is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BindAddress == "" {
+		cfg.BindAddress = "0.0.0.0"
+	}
+	if cfg.ServiceCIDR == "" {
+		cfg.ServiceCIDR = "10.43.0.0/16"
+	}
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = "10.42.0.0/16"
+	}
+	if _, err := netip.ParsePrefix(cfg.ClusterCIDR); err != nil {
+		return nil, fmt.Errorf("--cluster-cidr: %w", err)
+	}
+	if cfg.AdvertiseAddress != "" && net.ParseIP(cfg.AdvertiseAddress) == nil {
+		return nil, fmt.Errorf("--advertise-address: %q is not an IP address", cfg.AdvertiseAddress)
+	}
+	if cfg.SimNodes < 0 {
+		return nil, fmt.Errorf("--sim-nodes: %d is negative", cfg.SimNodes)
+	}
+	if cfg.WriteKubeconfig == "" {
+		cfg.WriteKubeconfig = filepath.Join(cfg.DataDir, "kubeconfig.yaml")
+	}
+	return &Server{cfg: cfg, log: cfg.Logger.With("component", "server"), ready: make(chan struct{}),
+		kubeconfig: cfg.WriteKubeconfig}, nil
+}
+
+// Ready is closed once the API answers and the admin kubeconfig is
+// written.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the API's address; valid once Ready is closed.
+func (s *Server) Addr() string { return s.addr }
+
+// Kubeconfig is the path of the admin kubeconfig.
+func (s *Server) Kubeconfig() string { return s.kubeconfig }
+
+// Run runs every component until ctx ends or one fails.
+func (s *Server) Run(ctx context.Context) error {
+	started := time.Now()
+	o := s.cfg
+	st, err := store.Open(store.Config{
+		Dir:             o.DataDir,
+		HistoryCount:    o.HistoryCount,
+		HistoryAge:      o.HistoryAge,
+		CompactInterval: o.CompactInterval,
+		WatchWindow:     o.WatchWindow,
+		Logger:          o.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("opening the store: %w", err)
+	}
+	defer st.Close()
+	s.log.Info("store ready", "dir", o.DataDir, "revision", st.Revision(), "took", time.Since(started).Round(time.Microsecond))
+
+	tlsDir := filepath.Join(o.DataDir, "tls")
+	ca, err := pki.LoadOrCreateCA(tlsDir)
+	if err != nil {
+		return err
+	}
+	dnsNames, ips, err := servingNames(o.BindAddress, o.ServiceCIDR)
+	if err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := ca.EnsureServing(tlsDir, "serving-kube-apiserver", dnsNames, ips)
+	if err != nil {
+		return err
+	}
+	saKey, err := pki.LoadOrCreateKey(filepath.Join(tlsDir, "service-account.key"))
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Builtin()
+	if err != nil {
+		return err
+	}
+	advertise := o.AdvertiseAddress
+	if advertise == "" {
+		advertise = defaultAdvertiseAddress()
+	}
+	api, err := apiserver.New(apiserver.Config{
+		Store: st, Registry: reg, CA: ca, CertPEM: certPEM, KeyPEM: keyPEM, ServiceAccountKey: saKey,
+		Listen: net.JoinHostPort(o.BindAddress, strconv.Itoa(o.HTTPSPort)), Logger: o.Logger,
+		ServiceCIDR: o.ServiceCIDR, NodePortRange: o.NodePortRange, AdvertiseAddress: advertise,
+	})
+	if err != nil {
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return st.Run(ctx) })
+	g.Go(func() error { return api.Run(ctx) })
+	g.Go(func() error {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-api.Ready():
+		}
+		if err := writeAdminKubeconfig(ca, s.kubeconfig, api.Addr()); err != nil {
+			return err
+		}
+		s.addr = api.Addr()
+		close(s.ready)
+		s.log.Info("ready", "api", "https://"+api.Addr(), "kubeconfig", s.kubeconfig,
+			"took", time.Since(started).Round(time.Millisecond))
+		return s.runCluster(ctx, ca, api.Addr())
+	})
+	err = g.Wait()
+	s.log.Info("stopped")
+	return err
+}
+
+// runCluster runs the control plane and the simulated nodes.
+func (s *Server) runCluster(ctx context.Context, ca *pki.CA, apiAddr string) error {
+	controllers, err := loopbackConfig(ca, apiAddr, identityControllerManager)
+	if err != nil {
+		return err
+	}
+	scheduler, err := loopbackConfig(ca, apiAddr, identityScheduler)
+	if err != nil {
+		return err
+	}
+	cp, err := controlplane.New(controlplane.Config{
+		Controllers: controllers, Scheduler: scheduler, RootCA: ca.CertPEM,
+		ClusterCIDR: s.cfg.ClusterCIDR, Timing: s.cfg.Timing, Logger: s.cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return cp.Run(ctx) })
+	return g.Wait()
+}
+
+// servingNames are the names and addresses the API's certificate must
+// carry: loopback, this host, the in-cluster names of the kubernetes
+// Service and its ClusterIP (the service CIDR's first address), and the
+// bind address.
+func servingNames(bindAddress, serviceCIDR string) ([]string, []net.IP, error) {
+	prefix, err := netip.ParsePrefix(serviceCIDR)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--service-cidr: %w", err)
+	}
+	names := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		names = append(names, host)
+	}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IP(prefix.Masked().Addr().Next().AsSlice())}
+	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() {
+		ips = append(ips, ip)
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+				ips = append(ips, n.IP)
+			}
+		}
+	}
+	return names, ips, nil
+}
+
+// defaultAdvertiseAddress is this host's first non-loopback IPv4 address
+// (link-local ones excepted: endpoints may not use them), else 127.0.0.1.
+func defaultAdvertiseAddress() string {
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// writeAdminKubeconfig writes a kubeconfig for a cluster administrator
+// (group system:masters) that reaches the API on loopback.
+func writeAdminKubeconfig(ca *pki.CA, path, apiAddr string) error {
+	_, port, err := net.SplitHostPort(apiAddr)
+	if err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := ca.Issue(pki.Request{CommonName: "system:admin", Organization: []string{"system:masters"}})
+	if err != nil {
+		return err
+	}
+	b, err := pki.Kubeconfig{Server: "https://" + net.JoinHostPort("127.0.0.1", port), Name: "mini",
+		CAPEM: ca.CertPEM, CertPEM: certPEM, KeyPEM: keyPEM}.Bytes()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return pki.WriteFileAtomic(path, b, 0o600)
+}
