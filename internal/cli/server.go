@@ -31,6 +31,8 @@ type serverOptions struct {
 	clusterCIDR      string
 	// Cluster.
 	simNodes               int
+	disableScheduler       bool
+	disableControllers     bool
 	nodeMonitorGracePeriod time.Duration
 }
 
@@ -66,6 +68,8 @@ func newServerCommand(streams Streams) *cobra.Command {
 		"IP address the kubernetes Service's endpoints point at (default: this host's first non-loopback IPv4 address, else 127.0.0.1)")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "IPv4 network from which each node gets a /24 for its pods")
 	f.IntVar(&o.simNodes, "sim-nodes", 0, "run this many simulated nodes (sim-0, sim-1, ...) whose pods run no processes")
+	f.BoolVar(&o.disableScheduler, "disable-scheduler", false, "run no scheduler (pods stay Pending unless another scheduler binds them)")
+	f.BoolVar(&o.disableControllers, "disable-controller-manager", false, "run none of the controllers")
 	f.DurationVar(&o.nodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second,
 		"how long a node may go without a heartbeat before it is marked NotReady")
 	return cmd
@@ -81,7 +85,7 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 		DataDir: o.dataDir, BindAddress: o.bindAddress, HTTPSPort: o.httpsPort, WriteKubeconfig: o.writeKubeconfig,
 		HistoryCount: o.historyCount, HistoryAge: o.historyAge, CompactInterval: o.compactInterval, WatchWindow: o.watchWindow,
 		ServiceCIDR: o.serviceCIDR, ClusterCIDR: o.clusterCIDR, NodePortRange: o.nodePortRange, AdvertiseAddress: o.advertiseAddress,
-		SimNodes: o.simNodes, Timing: controlplane.Timing{NodeMonitorGracePeriod: o.nodeMonitorGracePeriod},
+		SimNodes: o.simNodes, DisableScheduler: o.disableScheduler, DisableControllerManager: o.disableControllers, Timing: controlplane.Timing{NodeMonitorGracePeriod: o.nodeMonitorGracePeriod},
 		Logger: logger,
 	})
 	if err != nil {

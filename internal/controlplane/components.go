@@ -2,8 +2,9 @@ package controlplane
 
 import (
 	"fmt"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/tools/record"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 
 	"mini.dev/mini/internal/controller/namespace"
 )
@@ -16,10 +17,10 @@ type component struct {
 
 // buildEnv is what components are built from.
 type buildEnv struct {
-	cfg       Config
-	clients   *clients
-	informers informers.SharedInformerFactory
-	recorder  func(component string) record.EventRecorder
+	cfg      Config
+	half     *half
+	dynamic  dynamic.Interface
+	metadata metadata.Interface
 }
 
 // controllers builds every controller, in upstream's names.
@@ -32,8 +33,8 @@ func (e *buildEnv) controllers() ([]component, error) {
 		out = append(out, component{name, r})
 		return nil
 	}
-	c := e.clients
-	ns, err := namespace.New(namespace.Config{Client: c.kube, Dynamic: c.dynamic, Logger: e.cfg.Logger})
+	h := e.half
+	ns, err := namespace.New(namespace.Config{Client: h.client, Dynamic: e.dynamic, Logger: e.cfg.Logger})
 	if err := add("namespace-controller", ns, err); err != nil {
 		return nil, err
 	}
@@ -42,6 +43,6 @@ func (e *buildEnv) controllers() ([]component, error) {
 
 // scheduler builds the scheduler on its own informers (it acts as
 // system:kube-scheduler).
-func (e *buildEnv) scheduler(inf informers.SharedInformerFactory, rec record.EventRecorder) ([]component, error) {
+func (e *buildEnv) scheduler() ([]component, error) {
 	return nil, nil
 }

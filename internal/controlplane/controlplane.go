@@ -29,7 +29,9 @@ import (
 type Config struct {
 	// Controllers is how the controllers reach the API (upstream: the
 	// kube-controller-manager identity), Scheduler how the scheduler does
-	// (system:kube-scheduler, whose bootstrap role it needs).
+	// (system:kube-scheduler, whose bootstrap role it needs). Either may be
+	// nil to run without that half, as k3s's --disable-controller-manager
+	// and --disable-scheduler do.
 	Controllers *rest.Config
 	Scheduler   *rest.Config
 	// RootCA is the cluster CA published in every namespace as
@@ -61,8 +63,8 @@ type ControlPlane struct {
 
 // New checks the configuration; it starts nothing.
 func New(cfg Config) (*ControlPlane, error) {
-	if cfg.Controllers == nil || cfg.Scheduler == nil {
-		return nil, errors.New("controlplane: Controllers and Scheduler configs are required")
+	if cfg.Controllers == nil && cfg.Scheduler == nil {
+		return nil, errors.New("controlplane: neither controllers nor scheduler to run")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -81,65 +83,80 @@ type runnable interface {
 	Run(ctx context.Context) error
 }
 
-// clients are the API clients the components are built from.
-type clients struct {
-	kube      kubernetes.Interface
-	dynamic   dynamic.Interface
-	metadata  metadata.Interface
-	scheduler kubernetes.Interface
+// half is one identity's share of the components: its client, informers
+// and event pipeline.
+type half struct {
+	client    kubernetes.Interface
+	informers informers.SharedInformerFactory
+	events    record.EventBroadcaster
 }
 
-func newClients(cfg Config) (*clients, error) {
-	var c clients
-	var err error
-	if c.kube, err = kubernetes.NewForConfig(cfg.Controllers); err != nil {
+func newHalf(ctx context.Context, cfg *rest.Config) (*half, error) {
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
 		return nil, err
 	}
-	if c.dynamic, err = dynamic.NewForConfig(cfg.Controllers); err != nil {
-		return nil, err
-	}
-	if c.metadata, err = metadata.NewForConfig(cfg.Controllers); err != nil {
-		return nil, err
-	}
-	if c.scheduler, err = kubernetes.NewForConfig(cfg.Scheduler); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return &half{client: client, informers: informers.NewSharedInformerFactory(client, 0), events: newEvents(ctx, client)}, nil
+}
+
+func (h *half) recorder(component string) record.EventRecorder {
+	return h.events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+}
+
+// start starts the informers; stop shuts informers and events down.
+func (h *half) start(ctx context.Context) { h.informers.Start(ctx.Done()) }
+func (h *half) stop() {
+	h.informers.Shutdown()
+	h.events.Shutdown()
 }
 
 // Run builds every component, starts the informers and runs them all
 // until ctx ends or one fails.
 func (cp *ControlPlane) Run(ctx context.Context) error {
-	c, err := newClients(cp.cfg)
-	if err != nil {
-		return err
+	var components []component
+	var halves []*half
+	defer func() {
+		for _, h := range halves {
+			h.stop()
+		}
+	}()
+	if cp.cfg.Controllers != nil {
+		h, err := newHalf(ctx, cp.cfg.Controllers)
+		if err != nil {
+			return err
+		}
+		halves = append(halves, h)
+		dyn, err := dynamic.NewForConfig(cp.cfg.Controllers)
+		if err != nil {
+			return err
+		}
+		meta, err := metadata.NewForConfig(cp.cfg.Controllers)
+		if err != nil {
+			return err
+		}
+		env := &buildEnv{cfg: cp.cfg, half: h, dynamic: dyn, metadata: meta}
+		cs, err := env.controllers()
+		if err != nil {
+			return err
+		}
+		components = append(components, cs...)
 	}
-	controllerInformers := informers.NewSharedInformerFactory(c.kube, 0)
-	schedulerInformers := informers.NewSharedInformerFactory(c.scheduler, 0)
-
-	events := newEvents(ctx, c.kube)
-	defer events.Shutdown()
-	schedulerEvents := newEvents(ctx, c.scheduler)
-	defer schedulerEvents.Shutdown()
-	recorder := func(component string) record.EventRecorder {
-		return events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+	if cp.cfg.Scheduler != nil {
+		h, err := newHalf(ctx, cp.cfg.Scheduler)
+		if err != nil {
+			return err
+		}
+		halves = append(halves, h)
+		env := &buildEnv{cfg: cp.cfg, half: h}
+		sched, err := env.scheduler()
+		if err != nil {
+			return err
+		}
+		components = append(components, sched...)
 	}
-
-	env := &buildEnv{cfg: cp.cfg, clients: c, informers: controllerInformers, recorder: recorder}
-	components, err := env.controllers()
-	if err != nil {
-		return err
+	for _, h := range halves {
+		h.start(ctx)
 	}
-	sched, err := env.scheduler(schedulerInformers, schedulerEvents.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "default-scheduler"}))
-	if err != nil {
-		return err
-	}
-	components = append(components, sched...)
-
-	controllerInformers.Start(ctx.Done())
-	schedulerInformers.Start(ctx.Done())
-	defer controllerInformers.Shutdown()
-	defer schedulerInformers.Shutdown()
 
 	g, ctx := errgroup.WithContext(ctx)
 	for _, comp := range components {

@@ -45,6 +45,10 @@ type Config struct {
 	AdvertiseAddress string // "" = this host's first non-loopback IPv4 address
 	// SimNodes is how many simulated nodes to run.
 	SimNodes int
+	// DisableScheduler and DisableControllerManager leave out that half of
+	// the control plane (to measure the API alone, or to run another).
+	DisableScheduler         bool
+	DisableControllerManager bool
 	// Timing of the control plane (zero: upstream's defaults).
 	Timing controlplane.Timing
 	Logger *slog.Logger
@@ -179,23 +183,26 @@ func (s *Server) Run(ctx context.Context) error {
 
 // runCluster runs the control plane and the simulated nodes.
 func (s *Server) runCluster(ctx context.Context, ca *pki.CA, apiAddr string) error {
-	controllers, err := loopbackConfig(ca, apiAddr, identityControllerManager)
-	if err != nil {
-		return err
-	}
-	scheduler, err := loopbackConfig(ca, apiAddr, identityScheduler)
-	if err != nil {
-		return err
-	}
-	cp, err := controlplane.New(controlplane.Config{
-		Controllers: controllers, Scheduler: scheduler, RootCA: ca.CertPEM,
-		ClusterCIDR: s.cfg.ClusterCIDR, Timing: s.cfg.Timing, Logger: s.cfg.Logger,
-	})
-	if err != nil {
-		return err
-	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return cp.Run(ctx) })
+	cpCfg := controlplane.Config{RootCA: ca.CertPEM, ClusterCIDR: s.cfg.ClusterCIDR, Timing: s.cfg.Timing, Logger: s.cfg.Logger}
+	var err error
+	if !s.cfg.DisableControllerManager {
+		if cpCfg.Controllers, err = loopbackConfig(ca, apiAddr, identityControllerManager); err != nil {
+			return err
+		}
+	}
+	if !s.cfg.DisableScheduler {
+		if cpCfg.Scheduler, err = loopbackConfig(ca, apiAddr, identityScheduler); err != nil {
+			return err
+		}
+	}
+	if cpCfg.Controllers != nil || cpCfg.Scheduler != nil {
+		cp, err := controlplane.New(cpCfg)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return cp.Run(ctx) })
+	}
 	return g.Wait()
 }
 

@@ -42,7 +42,8 @@ func startServer(ctx context.Context, bin, workdir string) (*server, error) {
 	}
 	kubeconfig := filepath.Join(dir, "kubeconfig.yaml")
 	cmd := exec.Command(bin, "server", "--disable-agent", "--data-dir", filepath.Join(dir, "data"),
-		"--bind-address", "127.0.0.1", "--https-listen-port", strconv.Itoa(port), "--write-kubeconfig", kubeconfig)
+		"--bind-address", "127.0.0.1", "--https-listen-port", strconv.Itoa(port), "--write-kubeconfig", kubeconfig,
+		"--disable-scheduler", "--disable-controller-manager") // the API alone
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logFile, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
