@@ -42,6 +42,7 @@ bench: build
 	scripts/install-deps.sh bench
 	$(GO) run ./internal/store/storebench
 	$(GO) run ./internal/apiserver/apibench -mini $(BIN)
+	$(GO) run ./internal/server/clusterbench -mini $(BIN)
 
 clean:
 	rm -rf bin
