@@ -18,3 +18,8 @@ const (
 	ContainerTypeInit    = "init"
 	ContainerTypeRegular = "regular"
 )
+
+// ContainerTypeSidecar marks a restartable init container (an init
+// container with restartPolicy Always): it starts in init order but keeps
+// running beside the regular containers.
+const ContainerTypeSidecar = "sidecar"
