@@ -21,9 +21,9 @@ const nodeLeaseNamespace = corev1.NamespaceNodeLease
 // heartbeatState is owned by the heartbeat goroutine (and register,
 // which runs before it).
 type heartbeatState struct {
-	lease        *coordinationv1.Lease
-	lastPost     time.Time
-	lastPosted   *corev1.NodeStatus
+	lease      *coordinationv1.Lease
+	lastPost   time.Time
+	lastPosted *corev1.NodeStatus
 	// afterTick, if set (tests), runs after each lease tick.
 	afterTick func()
 }
