@@ -157,3 +157,37 @@ func (c *CycleState) Read(key string) (any, bool) {
 	v, ok := c.data[key]
 	return v, ok
 }
+
+// PreFilterExtensions is implemented by PreFilter plugins whose
+// precomputed state depends on the pods of other nodes (inter-pod
+// affinity, topology spread). Preemption and nominated pods change the
+// set of pods the filters should see without recomputing PreFilter for
+// every node: these update the state incrementally instead.
+type PreFilterExtensions interface {
+	AddPod(ctx context.Context, state *CycleState, podToSchedule, podToAdd *corev1.Pod, node *NodeInfo) *Status
+	RemovePod(ctx context.Context, state *CycleState, podToSchedule, podToRemove *corev1.Pod, node *NodeInfo) *Status
+}
+
+// StateData is what a plugin may store in the CycleState so that Clone
+// copies it deeply; values that are not StateData are shared by clones
+// and must then never be modified after PreFilter.
+type StateData interface {
+	Clone() StateData
+}
+
+// Clone returns a copy of c whose StateData values are cloned, so that
+// preemption can try removing pods from one node without touching the
+// state other nodes are filtered with.
+func (c *CycleState) Clone() *CycleState {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := &CycleState{data: make(map[string]any, len(c.data))}
+	for k, v := range c.data {
+		if sd, ok := v.(StateData); ok {
+			out.data[k] = sd.Clone()
+		} else {
+			out.data[k] = v
+		}
+	}
+	return out
+}

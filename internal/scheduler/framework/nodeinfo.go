@@ -67,9 +67,9 @@ func PodRequests(pod *corev1.Pod) Resource {
 	return r
 }
 
-// nonZeroRequests is PodRequests with the scoring defaults for cpu and
+// NonZeroRequests is PodRequests with the scoring defaults for cpu and
 // memory where a container asks for none.
-func nonZeroRequests(pod *corev1.Pod) Resource {
+func NonZeroRequests(pod *corev1.Pod) Resource {
 	req := resource.PodRequests(pod, resource.PodResourcesOptions{
 		NonMissingContainerRequests: corev1.ResourceList{
 			corev1.ResourceCPU:    *apiresource.NewMilliQuantity(DefaultMilliCPURequest, apiresource.DecimalSI),
@@ -134,7 +134,7 @@ func (n *NodeInfo) SetNode(node *corev1.Node) {
 func (n *NodeInfo) AddPod(pod *corev1.Pod) {
 	n.Pods = append(n.Pods, pod)
 	n.Requested.addResource(PodRequests(pod), 1)
-	n.NonZeroRequested.addResource(nonZeroRequests(pod), 1)
+	n.NonZeroRequested.addResource(NonZeroRequests(pod), 1)
 	n.UsedPorts = append(n.UsedPorts, hostPorts(pod)...)
 	if hasAffinity(pod) {
 		n.PodsWithAffinity = append(n.PodsWithAffinity, pod)
@@ -154,7 +154,7 @@ func (n *NodeInfo) RemovePod(pod *corev1.Pod) bool {
 	old := n.Pods[i]
 	n.Pods = append(n.Pods[:i:i], n.Pods[i+1:]...)
 	n.Requested.addResource(PodRequests(old), -1)
-	n.NonZeroRequested.addResource(nonZeroRequests(old), -1)
+	n.NonZeroRequested.addResource(NonZeroRequests(old), -1)
 	n.UsedPorts = removePorts(n.UsedPorts, hostPorts(old))
 	if j := indexOf(n.PodsWithAffinity, old); j >= 0 {
 		n.PodsWithAffinity = append(n.PodsWithAffinity[:j:j], n.PodsWithAffinity[j+1:]...)
