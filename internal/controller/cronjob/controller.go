@@ -1,0 +1,171 @@
+package cronjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+)
+
+// Config configures the controller.
+type Config struct {
+	Client    kubernetes.Interface
+	Informers informers.SharedInformerFactory
+	Recorder  record.EventRecorder
+	Logger    *slog.Logger
+	Clock     clock.WithTicker
+	// Workers is how many cron jobs are synced at once (upstream's
+	// --concurrent-cron-job-syncs, default 5).
+	Workers int
+}
+
+var controllerKind = batchv1.SchemeGroupVersion.WithKind("CronJob")
+
+// Controller runs CronJobs.
+type Controller struct {
+	client   kubernetes.Interface
+	recorder record.EventRecorder
+	log      *slog.Logger
+	clock    clock.WithTicker
+	workers  int
+
+	cronJobLister batchlisters.CronJobLister
+	jobLister     batchlisters.JobLister
+	synced        []cache.InformerSynced
+	queue         workqueue.TypedRateLimitingInterface[string]
+}
+
+// New builds the controller and registers its informer handlers; it starts
+// nothing.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Client == nil || cfg.Informers == nil || cfg.Recorder == nil {
+		return nil, errors.New("cronjob controller: Client, Informers and Recorder are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 5
+	}
+	cronJobs := cfg.Informers.Batch().V1().CronJobs()
+	jobs := cfg.Informers.Batch().V1().Jobs()
+	c := &Controller{
+		client:        cfg.Client,
+		recorder:      cfg.Recorder,
+		log:           cfg.Logger.With("component", "cronjob-controller"),
+		clock:         cfg.Clock,
+		workers:       cfg.Workers,
+		cronJobLister: cronJobs.Lister(),
+		jobLister:     jobs.Lister(),
+		synced:        []cache.InformerSynced{cronJobs.Informer().HasSynced, jobs.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: cfg.Clock}),
+	}
+	if _, err := cronJobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, cur any) { c.enqueue(cur) },
+		DeleteFunc: c.enqueue,
+	}); err != nil {
+		return nil, fmt.Errorf("cronjob controller: %w", err)
+	}
+	if _, err := jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.jobChanged,
+		UpdateFunc: func(old, cur any) { c.jobChanged(old); c.jobChanged(cur) },
+		DeleteFunc: c.jobChanged,
+	}); err != nil {
+		return nil, fmt.Errorf("cronjob controller: %w", err)
+	}
+	return c, nil
+}
+
+// Run syncs cron jobs until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return nil
+	}
+	c.log.Info("started")
+	var wg sync.WaitGroup
+	for i := 0; i < c.workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.processNext(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	requeueAfter, err := c.sync(ctx, key)
+	switch {
+	case err != nil:
+		c.log.Warn("sync failed; retrying", "cronjob", key, "err", err)
+		c.queue.AddRateLimited(key)
+	case requeueAfter != nil:
+		c.queue.Forget(key)
+		c.queue.AddAfter(key, *requeueAfter)
+	default:
+		c.queue.Forget(key)
+	}
+	return true
+}
+
+func (c *Controller) enqueue(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	c.queue.Add(key)
+}
+
+// jobChanged wakes the cron job controlling a job.
+func (c *Controller) jobChanged(obj any) {
+	j, ok := obj.(*batchv1.Job)
+	if !ok {
+		t, ok := obj.(cache.DeletedFinalStateUnknown)
+		if !ok {
+			return
+		}
+		if j, ok = t.Obj.(*batchv1.Job); !ok {
+			return
+		}
+	}
+	ref := metav1.GetControllerOfNoCopy(j)
+	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
+		return
+	}
+	cj, err := c.cronJobLister.CronJobs(j.Namespace).Get(ref.Name)
+	if err != nil || cj.UID != ref.UID {
+		return
+	}
+	c.enqueue(cj)
+}
+
+// now is the controller's time; a var on the struct so tests inject it.
+func (c *Controller) now() time.Time { return c.clock.Now() }
