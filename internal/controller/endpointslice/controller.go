@@ -1,0 +1,293 @@
+package endpointslice
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+
+	"mini.dev/mini/internal/controller/endpointslice/endpointutil"
+)
+
+const (
+	// ControllerName is the value of endpointslice.kubernetes.io/managed-by
+	// on the slices this controller writes; slices managed by anyone else
+	// are never touched.
+	ControllerName = "endpointslice-controller.k8s.io"
+	// MaxEndpointsPerSlice is upstream's default
+	// (--max-endpoints-per-slice).
+	MaxEndpointsPerSlice = 100
+
+	// Upstream's retry policy: exponential from 1 s to 1000 s, at most 15
+	// times; its 5 workers (--concurrent-service-endpoint-syncs).
+	minSyncBackoff = time.Second
+	maxSyncBackoff = 1000 * time.Second
+	maxRetries     = 15
+	defaultWorkers = 5
+	// sliceChangeDelay batches the slice events that follow one sync's
+	// own writes (upstream's endpointSliceChangeMinSyncDelay).
+	sliceChangeDelay = time.Second
+)
+
+// Config configures the controller.
+type Config struct {
+	Client    kubernetes.Interface
+	Informers informers.SharedInformerFactory
+	// Recorder records events on Services (upstream's component name is
+	// "endpoint-slice-controller"); nil drops them.
+	Recorder record.EventRecorder
+	Logger   *slog.Logger
+	// Clock times retries and delays; nil is the real clock.
+	Clock clock.WithTicker
+	// MaxEndpointsPerSlice: 0 is upstream's 100.
+	MaxEndpointsPerSlice int
+	// Workers is how many services are synced at once; 0 is upstream's 5.
+	Workers int
+}
+
+// Controller keeps the EndpointSlices of selector services.
+type Controller struct {
+	client               kubernetes.Interface
+	recorder             record.EventRecorder
+	log                  *slog.Logger
+	workers              int
+	maxEndpointsPerSlice int
+
+	services corelisters.ServiceLister
+	pods     corelisters.PodLister
+	nodes    corelisters.NodeLister
+	slices   discoverylisters.EndpointSliceLister
+	synced   []cache.InformerSynced
+
+	queue   workqueue.TypedRateLimitingInterface[string]
+	trigger *endpointutil.TriggerTimeTracker
+	tracker *tracker
+}
+
+// New registers the controller's informer handlers; it starts nothing.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Client == nil || cfg.Informers == nil {
+		return nil, errors.New("endpointslice controller: Client and Informers are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Recorder == nil {
+		cfg.Recorder = &record.FakeRecorder{}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.MaxEndpointsPerSlice <= 0 {
+		cfg.MaxEndpointsPerSlice = MaxEndpointsPerSlice
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = defaultWorkers
+	}
+	c := &Controller{
+		client:               cfg.Client,
+		recorder:             cfg.Recorder,
+		log:                  cfg.Logger.With("component", "endpointslice-controller"),
+		workers:              cfg.Workers,
+		maxEndpointsPerSlice: cfg.MaxEndpointsPerSlice,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](minSyncBackoff, maxSyncBackoff),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint_slice", Clock: cfg.Clock}),
+		trigger: endpointutil.NewTriggerTimeTracker(),
+		tracker: newTracker(),
+	}
+	services := cfg.Informers.Core().V1().Services()
+	pods := cfg.Informers.Core().V1().Pods()
+	nodes := cfg.Informers.Core().V1().Nodes()
+	slices := cfg.Informers.Discovery().V1().EndpointSlices()
+	c.services, c.pods, c.nodes, c.slices = services.Lister(), pods.Lister(), nodes.Lister(), slices.Lister()
+
+	regs := []struct {
+		inf cache.SharedIndexInformer
+		h   cache.ResourceEventHandler
+	}{
+		{services.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.enqueueService,
+			UpdateFunc: func(_, obj any) { c.enqueueService(obj) },
+			DeleteFunc: c.enqueueService,
+		}},
+		{pods.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.addPod,
+			UpdateFunc: c.updatePod,
+			DeleteFunc: c.deletePod,
+		}},
+		// Nodes only feed zones; no handler, as upstream without topology
+		// hints.
+		{nodes.Informer(), cache.ResourceEventHandlerFuncs{}},
+		{slices.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.addSlice,
+			UpdateFunc: c.updateSlice,
+			DeleteFunc: c.deleteSlice,
+		}},
+	}
+	for _, r := range regs {
+		if _, err := r.inf.AddEventHandler(r.h); err != nil {
+			return nil, err
+		}
+		c.synced = append(c.synced, r.inf.HasSynced)
+	}
+	return c, nil
+}
+
+// Run syncs services until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return nil
+	}
+	c.log.Info("starting")
+	var wg sync.WaitGroup
+	for range c.workers {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	err := c.sync(ctx, key)
+	switch {
+	case err == nil:
+		c.queue.Forget(key)
+	case c.queue.NumRequeues(key) < maxRetries:
+		if errors.Is(err, errStaleCache) {
+			c.log.Debug("informer cache behind own writes; retrying", "service", key)
+		} else {
+			c.log.Info("error syncing endpoint slices for service, retrying", "service", key, "err", err)
+		}
+		c.queue.AddRateLimited(key)
+	default:
+		c.log.Warn("retry budget exceeded, dropping service out of the queue", "service", key, "err", err)
+		c.queue.Forget(key)
+	}
+	return true
+}
+
+func (c *Controller) enqueueService(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		c.log.Warn("no key for object", "err", err)
+		return
+	}
+	c.queue.Add(key)
+}
+
+func (c *Controller) addPod(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	keys, err := endpointutil.PodServiceMemberships(c.services, pod)
+	if err != nil {
+		c.log.Warn("finding the services of a pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+	}
+	for key := range keys {
+		c.queue.Add(key)
+	}
+}
+
+func (c *Controller) updatePod(oldObj, newObj any) {
+	oldPod, ok1 := oldObj.(*corev1.Pod)
+	newPod, ok2 := newObj.(*corev1.Pod)
+	if !ok1 || !ok2 {
+		return
+	}
+	keys, err := endpointutil.ServicesToUpdateOnPodChange(c.services, oldPod, newPod)
+	if err != nil {
+		c.log.Warn("finding the services of a pod", "pod", newPod.Namespace+"/"+newPod.Name, "err", err)
+	}
+	for key := range keys {
+		c.queue.Add(key)
+	}
+}
+
+func (c *Controller) deletePod(obj any) {
+	if pod := endpointutil.PodFromDeleteAction(obj); pod != nil {
+		c.addPod(pod)
+	}
+}
+
+// managed reports whether this controller manages the slice.
+func managed(s *discoveryv1.EndpointSlice) bool {
+	return s.Labels[discoveryv1.LabelManagedBy] == ControllerName
+}
+
+// addSlice syncs the service of a managed slice this controller did not
+// write (or wrote an older generation of).
+func (c *Controller) addSlice(obj any) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if ok && managed(s) && c.tracker.shouldSync(s) {
+		c.enqueueSliceService(s)
+	}
+}
+
+func (c *Controller) updateSlice(oldObj, newObj any) {
+	prev, ok1 := oldObj.(*discoveryv1.EndpointSlice)
+	s, ok2 := newObj.(*discoveryv1.EndpointSlice)
+	if !ok1 || !ok2 {
+		return
+	}
+	// Labels do not bump the generation: someone moving a slice to
+	// another service, or taking it from this controller, needs a sync of
+	// both sides.
+	if prev.Labels[discoveryv1.LabelServiceName] != s.Labels[discoveryv1.LabelServiceName] || managed(prev) != managed(s) {
+		c.enqueueSliceService(prev)
+		c.enqueueSliceService(s)
+		return
+	}
+	if managed(s) && c.tracker.shouldSync(s) {
+		c.enqueueSliceService(s)
+	}
+}
+
+// deleteSlice syncs the service of a managed slice deleted by someone
+// else, so it is written again.
+func (c *Controller) deleteSlice(obj any) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		if tombstone, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
+			s, ok = tombstone.Obj.(*discoveryv1.EndpointSlice)
+		}
+	}
+	if !ok || !managed(s) {
+		return
+	}
+	if !c.tracker.has(s) || !c.tracker.handleDeletion(s) {
+		c.enqueueSliceService(s)
+	}
+}
+
+func (c *Controller) enqueueSliceService(s *discoveryv1.EndpointSlice) {
+	name := s.Labels[discoveryv1.LabelServiceName]
+	if name == "" {
+		return
+	}
+	c.queue.AddAfter(s.Namespace+"/"+name, sliceChangeDelay)
+}
