@@ -154,9 +154,6 @@ func New(cfg Config) (*Agent, error) {
 		synced:  make(chan struct{}),
 		pods:    map[types.UID]*podEntry{},
 	}
-	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.NewTypedItemExponentialFailureRateLimiter[types.UID](100*time.Millisecond, 30*time.Second),
-		workqueue.TypedRateLimitingQueueConfig[types.UID]{Clock: cfg.Clock})
 	return a, nil
 }
 
@@ -169,7 +166,12 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 func (a *Agent) PauseHeartbeat(pause bool) { a.paused.Store(pause) }
 
 // Run registers the node, then runs heartbeats and pods until ctx ends.
+// An agent runs once.
 func (a *Agent) Run(ctx context.Context) error {
+	// The queue is made here, not in New, because it starts a goroutine.
+	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[types.UID](100*time.Millisecond, 30*time.Second),
+		workqueue.TypedRateLimitingQueueConfig[types.UID]{Clock: a.clock})
 	defer a.queue.ShutDown()
 	if _, err := a.rt.Version(ctx); err != nil {
 		return fmt.Errorf("agent: runtime: %w", err)

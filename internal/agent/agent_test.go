@@ -209,9 +209,7 @@ func TestPodRuns(t *testing.T) {
 		t.Errorf("container status %+v", cs)
 	}
 	for _, ev := range []string{`Normal Pulling Pulling image "busybox"`, "Normal Created Created container: nginx", "Normal Started Started container nginx"} {
-		if !h.hasEvent(ev) {
-			t.Errorf("no event %q", ev)
-		}
+		h.waitFor("event "+ev, func() bool { return h.hasEvent(ev) })
 	}
 }
 
@@ -308,9 +306,9 @@ func TestCrashLoopBackOff(t *testing.T) {
 	if c := condition(pod, corev1.ContainersReady); c.Reason != "ContainersNotReady" || c.Message != "containers with unready status: [app]" {
 		t.Fatalf("ContainersReady %+v", c)
 	}
-	if !h.hasEvent("Warning BackOff Back-off restarting failed container app in pod crash_default(uid-crash)") {
-		t.Error("no BackOff event")
-	}
+	h.waitFor("BackOff event", func() bool {
+		return h.hasEvent("Warning BackOff Back-off restarting failed container app in pod crash_default(uid-crash)")
+	})
 	h.step(10 * time.Second)
 	h.waitPod("crash", "restart 2", func(p *corev1.Pod) bool {
 		cs := p.Status.ContainerStatuses
@@ -382,9 +380,7 @@ func TestDeletion(t *testing.T) {
 		sbs, _ := h.rt.ListPodSandboxes(h.ctx, nil)
 		return len(sbs) == 0
 	})
-	if !h.hasEvent("Normal Killing Stopping container nginx") {
-		t.Error("no Killing event")
-	}
+	h.waitFor("Killing event", func() bool { return h.hasEvent("Normal Killing Stopping container nginx") })
 }
 
 func TestVanishedPodIsRemoved(t *testing.T) {
