@@ -21,6 +21,8 @@ import (
 const (
 	DefaultWorkers        = 20
 	DefaultDiscoverPeriod = 30 * time.Second
+	// syncTimeout bounds the wait for the first full graph.
+	syncTimeout = time.Minute
 )
 
 // DefaultIgnoredResources are never collected, as upstream's
@@ -118,12 +120,21 @@ func (gc *GarbageCollector) Run(ctx context.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
-	// Workers start on a complete graph, as upstream: an owner not yet
-	// listed must not make its dependents look orphaned.
-	if !cache.WaitForCacheSync(ctx.Done(), gc.synced()...) {
+	// Workers start on a complete graph, as upstream, so that a burst of
+	// owners not yet listed does not cost a GET each. Decisions never
+	// rest on the graph alone, so a resource that cannot be listed only
+	// delays the start, it does not stop collection.
+	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
+	synced := cache.WaitForCacheSync(syncCtx.Done(), gc.synced()...)
+	cancel()
+	if ctx.Err() != nil {
 		return nil
 	}
-	gc.log.Info("graph synced")
+	if synced {
+		gc.log.Info("graph synced")
+	} else {
+		gc.log.Warn("some resources did not sync; collecting anyway", "timeout", syncTimeout)
+	}
 	var wg sync.WaitGroup
 	for range gc.cfg.Workers {
 		wg.Go(func() { gc.worker(ctx, gc.attemptToDelete, gc.attemptToDeleteItem) })

@@ -31,6 +31,7 @@ func fakeDiscovery() *fakediscovery.FakeDiscovery {
 		}},
 		{GroupVersion: "apps/v1", APIResources: []metav1.APIResource{
 			{Name: "replicasets", Namespaced: true, Kind: "ReplicaSet", Verbs: verbs},
+			{Name: "deployments", Namespaced: true, Kind: "Deployment", Verbs: verbs},
 		}},
 	}}}
 }
@@ -178,6 +179,22 @@ func TestForeground(t *testing.T) {
 	}
 }
 
+func TestForegroundDependentWithDependents(t *testing.T) {
+	// A dependent that has dependents of its own is deleted in the
+	// foreground too, so that the chain is deleted bottom-up.
+	client := startGC(t,
+		object("apps/v1", "Deployment", "d", deleting(metav1.FinalizerDeleteDependents)),
+		replicaSet("rs", func(m *metav1.PartialObjectMetadata) {
+			ownedBy("Deployment", "d", "d-uid", true)(m)
+		}),
+		pod("p", ownedBy("ReplicaSet", "rs", "rs-uid", true)),
+	)
+	waitFor(t, "rs deleted", func() bool { return deletePolicy(client, "replicasets", "rs") != "" })
+	if p := deletePolicy(client, "replicasets", "rs"); p != metav1.DeletePropagationForeground {
+		t.Errorf("rs deleted with policy %q, want Foreground", p)
+	}
+}
+
 func TestForegroundWaitsForBlockingDependents(t *testing.T) {
 	// A dependent held by its own finalizer keeps blocking its owner.
 	// Driven by hand: no workers, one decision at a time.
@@ -291,7 +308,7 @@ func TestDiscoverWatchesDeletableResources(t *testing.T) {
 			t.Errorf("%v is not watched", gvr)
 		}
 	}
-	if len(gc.monitors) != 3 {
-		t.Errorf("watching %d resources, want 3 (events ignored, subresources skipped)", len(gc.monitors))
+	if len(gc.monitors) != 4 {
+		t.Errorf("watching %d resources, want 4 (events ignored, subresources skipped)", len(gc.monitors))
 	}
 }
