@@ -23,6 +23,8 @@ type identity struct {
 var (
 	identityControllerManager = identity{"system:kube-controller-manager", []string{"system:masters"}, "kube-controller-manager"}
 	identityScheduler         = identity{"system:kube-scheduler", nil, "kube-scheduler"}
+	// The simulated nodes share one node identity.
+	identitySimNodes = identity{"system:node:sim", []string{"system:nodes"}, "mini-sim-nodes"}
 )
 
 // loopbackConfig is how a component of the server reaches its API: over

@@ -17,11 +17,13 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
 
 	"mini.dev/mini/internal/apiserver"
 	"mini.dev/mini/internal/controlplane"
 	"mini.dev/mini/internal/pki"
 	"mini.dev/mini/internal/registry"
+	"mini.dev/mini/internal/simnodes"
 	"mini.dev/mini/internal/store"
 )
 
@@ -45,6 +47,9 @@ type Config struct {
 	AdvertiseAddress string // "" = this host's first non-loopback IPv4 address
 	// SimNodes is how many simulated nodes to run.
 	SimNodes int
+	// NodeLeaseDuration is the sim nodes' lease duration (upstream kubelet
+	// default 40 s); they renew every quarter of it.
+	NodeLeaseDuration time.Duration
 	// DisableScheduler and DisableControllerManager leave out that half of
 	// the control plane (to measure the API alone, or to run another).
 	DisableScheduler         bool
@@ -61,6 +66,7 @@ type Server struct {
 	ready      chan struct{}
 	addr       string // set before ready is closed
 	kubeconfig string
+	simNodes   *simnodes.SimNodes // nil without SimNodes
 }
 
 // New checks the configuration; it starts nothing.
@@ -102,6 +108,10 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Addr is the API's address; valid once Ready is closed.
 func (s *Server) Addr() string { return s.addr }
+
+// SimNodes are the simulated nodes (nil when there are none); valid once
+// Ready is closed.
+func (s *Server) SimNodes() *simnodes.SimNodes { return s.simNodes }
 
 // Kubeconfig is the path of the admin kubeconfig.
 func (s *Server) Kubeconfig() string { return s.kubeconfig }
@@ -171,6 +181,9 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		s.addr = api.Addr()
+		if err := s.buildSimNodes(ca); err != nil {
+			return err
+		}
 		close(s.ready)
 		s.log.Info("ready", "api", "https://"+api.Addr(), "kubeconfig", s.kubeconfig,
 			"took", time.Since(started).Round(time.Millisecond))
@@ -203,7 +216,29 @@ func (s *Server) runCluster(ctx context.Context, ca *pki.CA, apiAddr string) err
 		}
 		g.Go(func() error { return cp.Run(ctx) })
 	}
+	if s.simNodes != nil {
+		g.Go(func() error { return s.simNodes.Run(ctx) })
+	}
 	return g.Wait()
+}
+
+// buildSimNodes makes the simulated nodes, if any; they act as members of
+// system:nodes, as a real node's agent does.
+func (s *Server) buildSimNodes(ca *pki.CA) error {
+	if s.cfg.SimNodes == 0 {
+		return nil
+	}
+	cfg, err := loopbackConfig(ca, s.addr, identitySimNodes)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	s.simNodes, err = simnodes.New(simnodes.Config{Client: client, Count: s.cfg.SimNodes,
+		LeaseDuration: s.cfg.NodeLeaseDuration, Logger: s.cfg.Logger})
+	return err
 }
 
 // servingNames are the names and addresses the API's certificate must

@@ -32,6 +32,9 @@ type Config struct {
 	Logger     *slog.Logger
 	// Clock drives heartbeats and the sim containers; nil: real clock.
 	Clock clock.WithTickerAndDelayedExecution
+	// LeaseDuration is the nodes' lease duration (default kubelet's 40 s);
+	// each renews every quarter of it.
+	LeaseDuration time.Duration
 }
 
 // Every sim node is this size (the numbers).
@@ -49,9 +52,9 @@ const SimLabel, SimLabelValue = "type", "sim"
 // space of RFC 6598, which no real node of a mini cluster uses.
 var addressBase = netip.MustParseAddr("100.64.0.0")
 
-// renewPeriod is kubelet's lease renewal period, over which the nodes'
-// heartbeats are spread.
-const renewPeriod = 10 * time.Second
+// defaultLeaseDuration is kubelet's; a quarter of it is the renewal
+// period over which the nodes' heartbeats are spread.
+const defaultLeaseDuration = 40 * time.Second
 
 // workersPerNode is small: a sim node's pod syncs are in-memory and
 // brief, and a thousand nodes already give a thousand-fold parallelism.
@@ -104,6 +107,10 @@ func (s *SimNodes) build() error {
 	cfg := s.cfg
 	s.events = record.NewBroadcaster()
 	agents := make(map[string]*agent.Agent, cfg.Count)
+	lease := cfg.LeaseDuration
+	if lease <= 0 {
+		lease = defaultLeaseDuration
+	}
 	for i, name := range s.names {
 		rt, err := sim.New(sim.Config{Clock: cfg.Clock})
 		if err != nil {
@@ -124,7 +131,8 @@ func (s *SimNodes) build() error {
 					KernelVersion: "sim", OSImage: "mini sim node",
 				},
 			},
-			Timing:   agent.Timing{HeartbeatOffset: renewPeriod * time.Duration(i) / time.Duration(max(cfg.Count, 1))},
+			Timing: agent.Timing{LeaseDuration: lease,
+				HeartbeatOffset: lease / 4 * time.Duration(i) / time.Duration(max(cfg.Count, 1))},
 			Workers:  workersPerNode,
 			Clock:    cfg.Clock,
 			Recorder: s.events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: name}),
