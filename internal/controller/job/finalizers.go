@@ -64,6 +64,14 @@ func (e *uidExpectations) forget(job types.UID) {
 	delete(e.m, job)
 }
 
+// addFinalizerPatch appends our finalizer to whatever the pod has.
+var addFinalizerPatch = func() []byte {
+	b, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+		"finalizers": []string{batchv1.JobTrackingFinalizer},
+	}})
+	return b
+}()
+
 // removeFinalizerPatch is upstream's strategic merge patch that drops only
 // our finalizer, leaving others' in place.
 var removeFinalizerPatch = func() []byte {

@@ -1,11 +1,13 @@
 package job
 
 import (
+	"math"
 	"testing"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 )
 
@@ -319,5 +321,71 @@ func TestPodFailurePolicy(t *testing.T) {
 				t.Fatalf("conditions %+v", j.Status.Conditions)
 			}
 		})
+	}
+}
+
+func TestBackoffLimitPerIndex(t *testing.T) {
+	h := newHarness(t, newJob("pi", ptr.To[int32](3), ptr.To[int32](3), func(j *batchv1.Job) {
+		j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+		j.Spec.BackoffLimitPerIndex = ptr.To[int32](1)
+		j.Spec.BackoffLimit = ptr.To[int32](math.MaxInt32)
+	}))
+	h.sync("pi")
+	byIndex := func() map[int]*corev1.Pod {
+		out := map[int]*corev1.Pod{}
+		for _, p := range h.activePods() {
+			out[completionIndex(p)] = p
+		}
+		return out
+	}
+	pods := byIndex()
+	if len(pods) != 3 || pods[0].Annotations[batchv1.JobIndexFailureCountAnnotation] != "0" {
+		t.Fatalf("pods %v", pods)
+	}
+	h.finish(pods[0], 1)
+	h.finish(pods[1], 0)
+	h.sync("pi")
+	// Index 0 gets a second chance after its own backoff.
+	if _, ok := byIndex()[0]; ok {
+		t.Fatal("index 0 recreated without backoff")
+	}
+	h.clock.Step(DefaultJobPodFailureBackOff)
+	h.sync("pi")
+	retry := byIndex()[0]
+	if retry == nil || retry.Annotations[batchv1.JobIndexFailureCountAnnotation] != "1" {
+		t.Fatalf("retry of index 0: %+v", retry)
+	}
+	h.finish(retry, 1)
+	h.finish(byIndex()[2], 0)
+	h.sync("pi")
+	h.sync("pi")
+	j := h.job("pi")
+	if ptr.Deref(j.Status.FailedIndexes, "") != "0" || j.Status.CompletedIndexes != "1,2" || j.Status.Failed != 2 {
+		t.Fatalf("status %+v", j.Status)
+	}
+	f := cond(j, batchv1.JobFailed)
+	if f == nil || f.Reason != batchv1.JobReasonFailedIndexes || f.Message != "Job has failed indexes" {
+		t.Fatalf("conditions %+v", j.Status.Conditions)
+	}
+}
+
+func TestAdoptsOrphanWithFinalizer(t *testing.T) {
+	j := newJob("adopt", ptr.To[int32](1), ptr.To[int32](1))
+	orphan := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "stray", Namespace: "ns", UID: "stray", Labels: j.Spec.Template.Labels},
+		Spec:       j.Spec.Template.Spec,
+		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+	h := newHarness(t, j, orphan)
+	h.sync("adopt")
+	pods := h.pods()
+	if len(pods) != 1 {
+		t.Fatalf("want the orphan adopted instead of a new pod, got %d pods", len(pods))
+	}
+	if !metavOwnedBy(pods[0], "adopt") || !hasTrackingFinalizer(pods[0]) {
+		t.Fatalf("pod %+v", pods[0].ObjectMeta)
+	}
+	if got := h.job("adopt").Status.Active; got != 1 {
+		t.Fatalf("active %d", got)
 	}
 }

@@ -189,7 +189,8 @@ func (c *Controller) decideFailure(key string, jc *syncCtx, now time.Time) {
 		return
 	}
 	backoffLimit := ptr.Deref(job.Spec.BackoffLimit, 6)
-	exceeds := job.Spec.BackoffLimitPerIndex == nil && jc.failed > backoffLimit
+	// With backoffLimitPerIndex the API defaults backoffLimit to MaxInt32.
+	exceeds := jc.failed > backoffLimit
 	switch {
 	case exceeds || pastBackoffLimitOnFailure(job, jc.pods):
 		jc.finished = newCondition(batchv1.JobFailureTarget, corev1.ConditionTrue, reasonBackoffLimit, msgBackoffLimit, now)
@@ -333,9 +334,27 @@ func (c *Controller) podsForJob(ctx context.Context, job *batchv1.Job) ([]*corev
 			return c.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
 		}),
 	}
+	ours := map[types.UID]bool{}
+	for _, p := range all {
+		if metav1.IsControlledBy(p, job) {
+			ours[p.UID] = true
+		}
+	}
 	pods, err := owned.Claim(ctx, claimer, all)
 	if err != nil {
 		return nil, err
+	}
+	// Adopted pods are tracked like our own: upstream adds the finalizer
+	// with the owner reference.
+	for i, p := range pods {
+		if ours[p.UID] || hasTrackingFinalizer(p) {
+			continue
+		}
+		if _, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, addFinalizerPatch, metav1.PatchOptions{}); err != nil {
+			return nil, fmt.Errorf("adding tracking finalizer to adopted pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+		pods[i] = p.DeepCopy()
+		pods[i].Finalizers = append(pods[i].Finalizers, batchv1.JobTrackingFinalizer)
 	}
 	return pods, nil
 }
