@@ -63,6 +63,11 @@ func (c *Controller) monitorNodeHealth(ctx context.Context) error {
 	}
 	c.setMasterDisruption(allDown, nodes)
 	for _, r := range results {
+		// Taints first: they are what the scheduler and the eviction
+		// controller act on.
+		if err := c.syncTaints(ctx, r.node, r.current, allDown); err != nil {
+			errs = append(errs, err)
+		}
 		wentDown := r.current != corev1.ConditionTrue && r.observed == corev1.ConditionTrue
 		if wentDown {
 			// The controller itself saw the node go; the kubelet
@@ -74,12 +79,6 @@ func (c *Controller) monitorNodeHealth(ctx context.Context) error {
 				c.setRetry(r.node.Name)
 				errs = append(errs, err)
 			}
-		}
-		if err := c.syncNoExecuteTaints(ctx, r.node, r.current, allDown); err != nil {
-			errs = append(errs, err)
-		}
-		if r.current != r.observed {
-			c.queue.Add(r.node.Name)
 		}
 	}
 	return errors.Join(errs...)

@@ -49,6 +49,16 @@ func wantNoSchedule(node *corev1.Node) []string {
 	return want
 }
 
+// managed is one effect's controller-owned taint keys, and which of them
+// a node should have.
+type managed struct {
+	effect corev1.TaintEffect
+	keys   []string
+	want   func(*corev1.Node) []string
+}
+
+var noScheduleSet = managed{corev1.TaintEffectNoSchedule, noScheduleKeys, wantNoSchedule}
+
 // syncNoScheduleTaints makes node name's NoSchedule taints follow its
 // conditions (upstream's doNoScheduleTaintingPass).
 func (c *Controller) syncNoScheduleTaints(ctx context.Context, name string) error {
@@ -59,13 +69,16 @@ func (c *Controller) syncNoScheduleTaints(ctx context.Context, name string) erro
 	if err != nil {
 		return err
 	}
-	return c.setTaints(ctx, node, corev1.TaintEffectNoSchedule, noScheduleKeys, wantNoSchedule)
+	return c.setTaints(ctx, node, noScheduleSet)
 }
 
-// syncNoExecuteTaints puts the NoExecute taint that node's Ready status
-// calls for, or none when it is Ready or when every node is down
-// (upstream's doNoExecuteTaintingPass and markNodeAsReachable).
-func (c *Controller) syncNoExecuteTaints(ctx context.Context, node *corev1.Node, ready corev1.ConditionStatus, allDown bool) error {
+// syncTaints sets, in one write, the NoSchedule taints node's conditions
+// call for and the NoExecute taint its Ready status calls for: none when
+// it is Ready or when every node is down (upstream's
+// doNoExecuteTaintingPass and markNodeAsReachable). One write, right
+// after the status one, so that a client seeing the node NotReady sees
+// its taints too.
+func (c *Controller) syncTaints(ctx context.Context, node *corev1.Node, ready corev1.ConditionStatus, allDown bool) error {
 	var want []string
 	switch {
 	case allDown, ready == corev1.ConditionTrue:
@@ -74,15 +87,16 @@ func (c *Controller) syncNoExecuteTaints(ctx context.Context, node *corev1.Node,
 	default:
 		want = []string{corev1.TaintNodeUnreachable}
 	}
-	return c.setTaints(ctx, node, corev1.TaintEffectNoExecute, noExecuteKeys, func(*corev1.Node) []string { return want })
+	noExecute := managed{corev1.TaintEffectNoExecute, noExecuteKeys, func(*corev1.Node) []string { return want }}
+	return c.setTaints(ctx, node, noScheduleSet, noExecute)
 }
 
-// setTaints makes the taints of one effect among keys exactly those
-// wantFor(node) lists, keeping the timeAdded of those already there. It
-// patches spec.taints with the resourceVersion it read, and on conflict
-// rereads the node and decides again.
-func (c *Controller) setTaints(ctx context.Context, node *corev1.Node, effect corev1.TaintEffect, keys []string, wantFor func(*corev1.Node) []string) error {
-	if !needsChange(node.Spec.Taints, effect, keys, wantFor(node)) {
+// setTaints makes node's taints of each managed set exactly those it
+// wants, keeping the timeAdded of those already there. It patches
+// spec.taints with the resourceVersion it read, and on conflict rereads
+// the node and decides again.
+func (c *Controller) setTaints(ctx context.Context, node *corev1.Node, sets ...managed) error {
+	if !needsChange(node, sets) {
 		return nil
 	}
 	first := true
@@ -95,18 +109,24 @@ func (c *Controller) setTaints(ctx context.Context, node *corev1.Node, effect co
 			node = fresh
 		}
 		first = false
-		want := wantFor(node)
-		if !needsChange(node.Spec.Taints, effect, keys, want) {
+		if !needsChange(node, sets) {
 			return nil
 		}
 		now := metav1.NewTime(c.clock.Now())
-		taints := slices.DeleteFunc(slices.Clone(node.Spec.Taints), func(t corev1.Taint) bool {
-			return t.Effect == effect && slices.Contains(keys, t.Key) && !slices.Contains(want, t.Key)
-		})
-		for _, key := range want {
-			if !hasTaint(taints, key, effect) {
-				taints = append(taints, corev1.Taint{Key: key, Effect: effect, TimeAdded: &now})
+		taints := slices.Clone(node.Spec.Taints)
+		for _, set := range sets {
+			want := set.want(node)
+			taints = slices.DeleteFunc(taints, func(t corev1.Taint) bool {
+				return t.Effect == set.effect && slices.Contains(set.keys, t.Key) && !slices.Contains(want, t.Key)
+			})
+			for _, key := range want {
+				if !hasTaint(taints, key, set.effect) {
+					taints = append(taints, corev1.Taint{Key: key, Effect: set.effect, TimeAdded: &now})
+				}
 			}
+		}
+		if taints == nil {
+			taints = []corev1.Taint{}
 		}
 		patch := map[string]any{
 			"metadata": map[string]any{"resourceVersion": node.ResourceVersion},
@@ -121,24 +141,35 @@ func (c *Controller) setTaints(ctx context.Context, node *corev1.Node, effect co
 			return nil
 		}
 		if err == nil {
-			c.log.Info("node taints updated", "node", node.Name, "effect", effect, "taints", want)
+			c.log.Info("node taints updated", "node", node.Name, "taints", taintStrings(taints))
 		}
 		return err
 	})
 }
 
-func needsChange(taints []corev1.Taint, effect corev1.TaintEffect, keys, want []string) bool {
-	for _, t := range taints {
-		if t.Effect == effect && slices.Contains(keys, t.Key) && !slices.Contains(want, t.Key) {
-			return true
+func needsChange(node *corev1.Node, sets []managed) bool {
+	for _, set := range sets {
+		want := set.want(node)
+		for _, t := range node.Spec.Taints {
+			if t.Effect == set.effect && slices.Contains(set.keys, t.Key) && !slices.Contains(want, t.Key) {
+				return true
+			}
 		}
-	}
-	for _, key := range want {
-		if !hasTaint(taints, key, effect) {
-			return true
+		for _, key := range want {
+			if !hasTaint(node.Spec.Taints, key, set.effect) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+func taintStrings(taints []corev1.Taint) []string {
+	out := make([]string, len(taints))
+	for i, t := range taints {
+		out[i] = t.ToString()
+	}
+	return out
 }
 
 func hasTaint(taints []corev1.Taint, key string, effect corev1.TaintEffect) bool {
