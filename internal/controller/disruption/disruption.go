@@ -1,0 +1,195 @@
+package disruption
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	policylisters "k8s.io/client-go/listers/policy/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+)
+
+// DeletionTimeout is how long an eviction's entry in status.disruptedPods
+// keeps its pod from counting as healthy while the pod is not yet being
+// deleted, as upstream's.
+const DeletionTimeout = 2 * time.Minute
+
+// Config configures the controller.
+type Config struct {
+	Client    kubernetes.Interface
+	Informers informers.SharedInformerFactory
+	Recorder  record.EventRecorder // nil: events are dropped
+	Logger    *slog.Logger         // nil: logs are dropped
+	// Clock is the time disruptions are judged by (default real); a
+	// clock.WithTicker also paces the rechecks of expiring disruptions.
+	Clock clock.Clock
+}
+
+// Controller keeps the status of PodDisruptionBudgets.
+type Controller struct {
+	client   kubernetes.Interface
+	recorder record.EventRecorder
+	log      *slog.Logger
+	clock    clock.Clock
+
+	pdbs         policylisters.PodDisruptionBudgetLister
+	pods         corelisters.PodLister
+	rcs          corelisters.ReplicationControllerLister
+	replicaSets  appslisters.ReplicaSetLister
+	deployments  appslisters.DeploymentLister
+	statefulSets appslisters.StatefulSetLister
+	synced       []cache.InformerSynced
+
+	// queue holds the budgets to sync, by namespace/name.
+	queue workqueue.TypedRateLimitingInterface[string]
+}
+
+// New registers the event handlers on the shared informers; it starts
+// nothing.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Client == nil || cfg.Informers == nil {
+		return nil, errors.New("disruption: Client and Informers are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Recorder == nil {
+		cfg.Recorder = &record.FakeRecorder{} // nil channel: drops events
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	qcfg := workqueue.TypedRateLimitingQueueConfig[string]{Name: "disruption"}
+	if tc, ok := cfg.Clock.(clock.WithTicker); ok {
+		qcfg.Clock = tc
+	}
+	c := &Controller{
+		client:   cfg.Client,
+		recorder: cfg.Recorder,
+		log:      cfg.Logger.With("component", "disruption-controller"),
+		clock:    cfg.Clock,
+		queue:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), qcfg),
+	}
+	f := cfg.Informers
+	pdbInf := f.Policy().V1().PodDisruptionBudgets()
+	podInf := f.Core().V1().Pods()
+	rcInf := f.Core().V1().ReplicationControllers()
+	rsInf := f.Apps().V1().ReplicaSets()
+	dInf := f.Apps().V1().Deployments()
+	ssInf := f.Apps().V1().StatefulSets()
+	c.pdbs, c.pods = pdbInf.Lister(), podInf.Lister()
+	c.rcs, c.replicaSets, c.deployments, c.statefulSets = rcInf.Lister(), rsInf.Lister(), dInf.Lister(), ssInf.Lister()
+
+	pdbReg, err := pdbInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+		DeleteFunc: c.enqueue,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("disruption: %w", err)
+	}
+	podReg, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: c.podChanged,
+		UpdateFunc: func(old, obj any) {
+			// A pod whose labels changed may have left a budget.
+			c.podChanged(old)
+			c.podChanged(obj)
+		},
+		DeleteFunc: c.podChanged,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("disruption: %w", err)
+	}
+	// The workload informers serve only the scale lookups, as upstream's.
+	c.synced = []cache.InformerSynced{pdbReg.HasSynced, podReg.HasSynced, rcInf.Informer().HasSynced,
+		rsInf.Informer().HasSynced, dInf.Informer().HasSynced, ssInf.Informer().HasSynced}
+	return c, nil
+}
+
+func (c *Controller) enqueue(obj any) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// podChanged queues the budgets that select the pod. Upstream syncs only
+// one of several and warns; every one of them is synced here, which
+// clients cannot tell apart, and the warning is kept.
+func (c *Controller) podChanged(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	pdbs := c.budgetsFor(pod)
+	if len(pdbs) > 1 && pod.DeletionTimestamp == nil {
+		c.recorder.Eventf(pod, corev1.EventTypeWarning, "MultiplePodDisruptionBudgets",
+			"Pod %q/%q matches multiple PodDisruptionBudgets.  Chose %q arbitrarily.", pod.Namespace, pod.Name, pdbs[0].Name)
+	}
+	for _, pdb := range pdbs {
+		c.enqueue(pdb)
+	}
+}
+
+// budgetsFor are the budgets whose selector matches the pod; in policy/v1
+// an empty selector matches every pod of the namespace.
+func (c *Controller) budgetsFor(pod *corev1.Pod) []*policyv1.PodDisruptionBudget {
+	all, err := c.pdbs.PodDisruptionBudgets(pod.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	var out []*policyv1.PodDisruptionBudget
+	for _, pdb := range all {
+		sel, err := metav1LabelSelector(pdb)
+		if err != nil || !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		out = append(out, pdb)
+	}
+	return out
+}
+
+// Run syncs budgets until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	c.log.Info("starting")
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return nil
+	}
+	go func() {
+		<-ctx.Done()
+		c.queue.ShutDown()
+	}()
+	for c.processNext(ctx) {
+	}
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		c.log.Warn("syncing PodDisruptionBudget failed; retrying", "pdb", key, "err", err)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
