@@ -106,10 +106,12 @@ func (h *harness) rs(name string) *appsv1.ReplicaSet {
 func (h *harness) sync(name string) error {
 	h.t.Helper()
 	// The informer must hold the latest ReplicaSet before a sync reads it.
-	want := h.rs(name).ResourceVersion
+	// The fake keeps no resourceVersion on objects: compare content.
+	want := h.rs(name)
 	h.waitFor("replicaset in cache", func() bool {
 		rs, err := h.c.rsLister.ReplicaSets("ns").Get(name)
-		return err == nil && rs.ResourceVersion == want
+		return err == nil && apiequality.Semantic.DeepEqual(rs.Spec, want.Spec) &&
+			apiequality.Semantic.DeepEqual(rs.Status, want.Status) && apiequality.Semantic.DeepEqual(rs.ObjectMeta, want.ObjectMeta)
 	})
 	return h.c.sync(h.ctx, "ns/"+name)
 }
