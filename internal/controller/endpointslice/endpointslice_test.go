@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -370,6 +371,14 @@ func TestMissingNodeSkipsPod(t *testing.T) {
 	err := f.c.sync(context.Background(), ns+"/web")
 	if !errors.Is(err, errNodeNotFound) {
 		t.Fatalf("sync: %v", err)
+	}
+	select {
+	case ev := <-f.rec.Events:
+		if !strings.HasPrefix(ev, "Warning FailedToUpdateEndpointSlices Error updating Endpoint Slices for Service ns/web: ") {
+			t.Errorf("event %q", ev)
+		}
+	default:
+		t.Error("no event")
 	}
 	f.refresh(t)
 	ss := f.slices(t)

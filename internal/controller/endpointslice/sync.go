@@ -57,10 +57,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	// nothing is written.
 	triggerTime := c.trigger.ComputeEndpointLastChangeTriggerTime(namespace, svc, pods)
 	if err := c.reconcile(ctx, svc, pods, existing, triggerTime); err != nil {
-		if !errors.Is(err, errNodeNotFound) {
-			c.recorder.Eventf(svc, corev1.EventTypeWarning, "FailedToUpdateEndpointSlices",
-				"Error updating Endpoint Slices for Service %s/%s: %v", namespace, name, err)
-		}
+		// Upstream records a missing node too: the pod is left out.
+		c.recorder.Eventf(svc, corev1.EventTypeWarning, "FailedToUpdateEndpointSlices",
+			"Error updating Endpoint Slices for Service %s/%s: %v", namespace, name, err)
 		return err
 	}
 	return nil
