@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -44,7 +45,7 @@ type Config struct {
 	// default.
 	Timing Timing
 	Logger *slog.Logger
-	Clock  clock.Clock
+	Clock  clock.WithTicker
 }
 
 // Timing holds the durations upstream's kube-controller-manager takes as
@@ -134,7 +135,11 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		env := &buildEnv{cfg: cp.cfg, half: h, dynamic: dyn, metadata: meta}
+		disc, err := discovery.NewDiscoveryClientForConfig(cp.cfg.Controllers)
+		if err != nil {
+			return err
+		}
+		env := &buildEnv{cfg: cp.cfg, half: h, dynamic: dyn, metadata: meta, discovery: disc}
 		cs, err := env.controllers()
 		if err != nil {
 			return err
