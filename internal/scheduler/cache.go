@@ -27,6 +27,9 @@ type cache struct {
 	// nodeSetChanged says nodes were added or removed since the last
 	// snapshot, which then rebuilds its node list.
 	nodeSetChanged bool
+	// dirty names the nodes changed since the last snapshot, so that a
+	// snapshot costs the nodes that changed, not the cluster size.
+	dirty map[string]struct{}
 }
 
 type podState struct {
@@ -36,7 +39,7 @@ type podState struct {
 }
 
 func newCache() *cache {
-	return &cache{nodes: map[string]*framework.NodeInfo{}, pods: map[types.UID]*podState{}}
+	return &cache{nodes: map[string]*framework.NodeInfo{}, pods: map[types.UID]*podState{}, dirty: map[string]struct{}{}}
 }
 
 // nodeInfo returns the node's info, creating an empty one: pods may be
@@ -50,9 +53,10 @@ func (c *cache) nodeInfo(name string) *framework.NodeInfo {
 	return n
 }
 
-func (c *cache) touch(n *framework.NodeInfo) {
+func (c *cache) touch(name string, n *framework.NodeInfo) {
 	c.generation++
 	n.Generation = c.generation
+	c.dirty[name] = struct{}{}
 }
 
 func (c *cache) addNode(node *corev1.Node) {
@@ -63,7 +67,7 @@ func (c *cache) addNode(node *corev1.Node) {
 		c.nodeSetChanged = true
 	}
 	n.SetNode(node)
-	c.touch(n)
+	c.touch(node.Name, n)
 }
 
 func (c *cache) removeNode(name string) {
@@ -78,10 +82,11 @@ func (c *cache) removeNode(name string) {
 	// deletion arrives; only the node goes.
 	if len(n.Pods) == 0 {
 		delete(c.nodes, name)
+		c.dirty[name] = struct{}{}
 		return
 	}
 	n.Node = nil
-	c.touch(n)
+	c.touch(name, n)
 }
 
 // assumePod places pod (whose spec.nodeName is set) on its node.
@@ -143,7 +148,7 @@ func (c *cache) removePod(pod *corev1.Pod) {
 func (c *cache) addPodLocked(pod *corev1.Pod) {
 	n := c.nodeInfo(pod.Spec.NodeName)
 	n.AddPod(pod)
-	c.touch(n)
+	c.touch(pod.Spec.NodeName, n)
 }
 
 func (c *cache) removePodLocked(pod *corev1.Pod) {
@@ -152,7 +157,7 @@ func (c *cache) removePodLocked(pod *corev1.Pod) {
 		return
 	}
 	n.RemovePod(pod)
-	c.touch(n)
+	c.touch(pod.Spec.NodeName, n)
 	if n.Node == nil && len(n.Pods) == 0 {
 		delete(c.nodes, pod.Spec.NodeName)
 	}

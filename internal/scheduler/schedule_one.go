@@ -110,14 +110,21 @@ func (s *Scheduler) findNodesThatFit(ctx context.Context, c *cycle, nodes []*fra
 		return out, diag, nil
 	}
 
-	feasible := make([]*framework.NodeInfo, want)
-	statuses := make([]*framework.Status, n)
+	// The buffers are the scheduler's, reused cycle after cycle (cycles
+	// run one at a time): at thousands of pods per second, fresh slices
+	// per cycle would be most of the garbage.
+	feasible := grow(&s.buf.feasible, want)
+	statuses := grow(&s.buf.statuses, n)
+	clear(statuses)
 	var found atomic.Int32
 	var firstErr atomic.Pointer[framework.Status]
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := s.nextStartNodeIndex
 	check := func(i int) {
+		if int(found.Load()) >= want {
+			return // enough found; the rest of this chunk is not needed
+		}
 		ni := nodes[(start+i)%n]
 		st := s.profile.filterWithNominated(pctx, c, ni)
 		if st.IsSuccess() {
@@ -173,16 +180,17 @@ func (s *Scheduler) prioritize(ctx context.Context, c *cycle, nodes []*framework
 	if err := s.profile.runPreScores(ctx, c, nodes); err != nil {
 		return nil, err
 	}
-	total := make([]framework.NodeScore, len(nodes))
+	total := grow(&s.buf.total, len(nodes))
 	for i, ni := range nodes {
-		total[i].Name = ni.Node.Name
+		total[i] = framework.NodeScore{Name: ni.Node.Name}
 	}
 	if len(c.scores) == 0 {
 		return total, nil
 	}
-	perPlugin := make([][]framework.NodeScore, len(c.scores))
+	flat := grow(&s.buf.scores, len(c.scores)*len(nodes))
+	perPlugin := grow(&s.buf.perPlugin, len(c.scores))
 	for j := range perPlugin {
-		perPlugin[j] = make([]framework.NodeScore, len(nodes))
+		perPlugin[j] = flat[j*len(nodes) : (j+1)*len(nodes)]
 	}
 	var firstErr atomic.Pointer[framework.Status]
 	workqueue.ParallelizeUntil(ctx, s.parallelism, len(nodes), func(i int) {
@@ -244,4 +252,22 @@ func podToSchedule(pod *corev1.Pod) bool {
 	return pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil &&
 		pod.Spec.SchedulerName == corev1.DefaultSchedulerName &&
 		pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+}
+
+// cycleBuffers are slices reused from one cycle to the next.
+type cycleBuffers struct {
+	feasible  []*framework.NodeInfo
+	statuses  []*framework.Status
+	total     []framework.NodeScore
+	scores    []framework.NodeScore
+	perPlugin [][]framework.NodeScore
+}
+
+// grow returns (*buf)[:n], reallocating only when too small.
+func grow[T any](buf *[]T, n int) []T {
+	if cap(*buf) < n {
+		*buf = make([]T, n)
+	}
+	*buf = (*buf)[:n]
+	return *buf
 }

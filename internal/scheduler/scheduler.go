@@ -57,6 +57,7 @@ type Scheduler struct {
 
 	parallelism        int
 	nextStartNodeIndex int
+	buf                cycleBuffers
 	// binding counts binding calls in flight, so that Run returns only
 	// after they end.
 	binding sync.WaitGroup

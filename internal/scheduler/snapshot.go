@@ -33,8 +33,10 @@ func (c *cache) updateSnapshot(s *snapshot) {
 		return
 	}
 	rebuild := c.nodeSetChanged
-	for name, n := range c.nodes {
-		if n.Generation <= s.generation {
+	for name := range c.dirty {
+		delete(c.dirty, name)
+		n, ok := c.nodes[name]
+		if !ok || n.Generation <= s.generation {
 			continue
 		}
 		clone := n.Clone()

@@ -45,15 +45,13 @@ func (BalancedAllocation) Score(_ context.Context, state *framework.CycleState, 
 		req = framework.PodRequests(pod)
 	}
 	used := &node.Requested
-	var fractions []float64
-	for _, r := range [][2]int64{
-		{used.MilliCPU + req.MilliCPU, node.Allocatable.MilliCPU},
-		{used.Memory + req.Memory, node.Allocatable.Memory},
-	} {
-		if r[1] == 0 {
-			continue
-		}
-		fractions = append(fractions, math.Min(float64(r[0])/float64(r[1]), 1))
+	var buf [2]float64 // on the stack: Score runs for every node
+	fractions := buf[:0]
+	if a := node.Allocatable.MilliCPU; a != 0 {
+		fractions = append(fractions, math.Min(float64(used.MilliCPU+req.MilliCPU)/float64(a), 1))
+	}
+	if a := node.Allocatable.Memory; a != 0 {
+		fractions = append(fractions, math.Min(float64(used.Memory+req.Memory)/float64(a), 1))
 	}
 	return balancedScore(fractions), nil
 }

@@ -68,22 +68,26 @@ func (Fit) Filter(_ context.Context, state *framework.CycleState, pod *corev1.Po
 }
 
 // Fits lists what node lacks to take a pod requesting req.
+// It allocates nothing when the pod fits: it runs for every node of
+// every cycle.
 func Fits(req *framework.Resource, node *framework.NodeInfo) []Insufficient {
 	var out []Insufficient
 	alloc, used := &node.Allocatable, &node.Requested
 	if int64(len(node.Pods))+1 > alloc.AllowedPodNumber {
 		out = append(out, Insufficient{Resource: corev1.ResourcePods, Reason: "Too many pods"})
 	}
-	check := func(name corev1.ResourceName, want, have, inUse int64) {
-		if want > 0 && want > have-inUse {
-			out = append(out, Insufficient{Resource: name, Reason: fmt.Sprintf("Insufficient %s", name), Unresolvable: want > have})
-		}
-	}
-	check(corev1.ResourceCPU, req.MilliCPU, alloc.MilliCPU, used.MilliCPU)
-	check(corev1.ResourceMemory, req.Memory, alloc.Memory, used.Memory)
-	check(corev1.ResourceEphemeralStorage, req.EphemeralStorage, alloc.EphemeralStorage, used.EphemeralStorage)
+	out = check(out, corev1.ResourceCPU, req.MilliCPU, alloc.MilliCPU, used.MilliCPU)
+	out = check(out, corev1.ResourceMemory, req.Memory, alloc.Memory, used.Memory)
+	out = check(out, corev1.ResourceEphemeralStorage, req.EphemeralStorage, alloc.EphemeralStorage, used.EphemeralStorage)
 	for name, want := range req.Scalar {
-		check(name, want, alloc.Scalar[name], used.Scalar[name])
+		out = check(out, name, want, alloc.Scalar[name], used.Scalar[name])
+	}
+	return out
+}
+
+func check(out []Insufficient, name corev1.ResourceName, want, have, inUse int64) []Insufficient {
+	if want > 0 && want > have-inUse {
+		out = append(out, Insufficient{Resource: name, Reason: fmt.Sprintf("Insufficient %s", name), Unresolvable: want > have})
 	}
 	return out
 }
