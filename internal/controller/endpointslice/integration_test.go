@@ -175,6 +175,31 @@ func TestAgainstAPI(t *testing.T) {
 		return n == 3 && ready == 2
 	})
 
+	// A ready pod deleted gracefully (no kubelet finishes it) leaves the
+	// Endpoints and stays in its slice as serving and terminating.
+	if err := client.CoreV1().Pods(ns).Delete(ctx, "web-0", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "terminating pod out of the Endpoints", func() bool {
+		e, err := client.CoreV1().Endpoints(ns).Get(ctx, "web", metav1.GetOptions{})
+		return err == nil && len(e.Subsets) == 1 && len(e.Subsets[0].Addresses) == 1 &&
+			e.Subsets[0].Addresses[0].TargetRef.Name == "web-1"
+	})
+	eventually(t, "terminating pod serving, not ready, in its slice", func() bool {
+		list, err := client.DiscoveryV1().EndpointSlices(ns).List(ctx, sliceSel)
+		if err != nil {
+			return false
+		}
+		for _, s := range list.Items {
+			for _, e := range s.Endpoints {
+				if e.TargetRef.Name == "web-0" {
+					return !*e.Conditions.Ready && *e.Conditions.Serving && *e.Conditions.Terminating
+				}
+			}
+		}
+		return false
+	})
+
 	// Deleting the pods' service removes both.
 	if err := client.CoreV1().Services(ns).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
