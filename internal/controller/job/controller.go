@@ -284,7 +284,9 @@ func (c *Controller) addPod(obj any) {
 func (c *Controller) updatePod(old, cur any) {
 	o, ok1 := old.(*corev1.Pod)
 	p, ok2 := cur.(*corev1.Pod)
-	if !ok1 || !ok2 || o.ResourceVersion == p.ResourceVersion {
+	// Unlike upstream, same-resourceVersion updates (resyncs) are not
+	// skipped: a resync only costs a level-based sync.
+	if !ok1 || !ok2 {
 		return
 	}
 	if p.DeletionTimestamp != nil && o.DeletionTimestamp == nil {
