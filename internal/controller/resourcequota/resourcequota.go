@@ -1,0 +1,208 @@
+package resourcequota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+
+	"mini.dev/mini/internal/controller/resourcequota/usage"
+)
+
+// DefaultResyncPeriod is upstream's --resource-quota-sync-period.
+const DefaultResyncPeriod = 5 * time.Minute
+
+// Config configures the controller.
+type Config struct {
+	Client    kubernetes.Interface
+	Informers informers.SharedInformerFactory
+	Recorder  record.EventRecorder // nil: events are dropped
+	Logger    *slog.Logger         // nil: logs are dropped
+	Clock     clock.Clock          // nil: the real clock
+	// ResyncPeriod is how often every quota is recounted (default 5m).
+	ResyncPeriod time.Duration
+}
+
+// Controller keeps the status of ResourceQuotas.
+type Controller struct {
+	client   kubernetes.Interface
+	recorder record.EventRecorder
+	log      *slog.Logger
+	clock    clock.Clock
+	resync   time.Duration
+
+	quotas  corelisters.ResourceQuotaLister
+	tracked []tracked
+	synced  []cache.InformerSynced
+	queue   workqueue.TypedRateLimitingInterface[string]
+}
+
+// New registers the event handlers on the shared informers; it starts
+// nothing.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Client == nil || cfg.Informers == nil {
+		return nil, errors.New("resourcequota: Client and Informers are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Recorder == nil {
+		cfg.Recorder = &record.FakeRecorder{} // nil channel: drops events
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.ResyncPeriod <= 0 {
+		cfg.ResyncPeriod = DefaultResyncPeriod
+	}
+	c := &Controller{
+		client:   cfg.Client,
+		recorder: cfg.Recorder,
+		log:      cfg.Logger.With("component", "resourcequota-controller"),
+		clock:    cfg.Clock,
+		resync:   cfg.ResyncPeriod,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "resourcequota"}),
+	}
+	qInf := cfg.Informers.Core().V1().ResourceQuotas()
+	c.quotas = qInf.Lister()
+	reg, err := qInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: c.enqueue,
+		UpdateFunc: func(old, obj any) {
+			// Only a spec change needs a recount; status writes are this
+			// controller's and admission's own.
+			o, n := old.(*corev1.ResourceQuota), obj.(*corev1.ResourceQuota)
+			if !equality.Semantic.DeepEqual(o.Spec, n.Spec) {
+				c.enqueue(obj)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resourcequota: %w", err)
+	}
+	c.synced = append(c.synced, reg.HasSynced)
+	for _, t := range trackedResources(cfg.Informers) {
+		reg, err := t.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			UpdateFunc: func(old, obj any) { c.replenishIfChanged(t.gr, old, obj) },
+			DeleteFunc: func(obj any) { c.replenish(t.gr, obj) },
+		})
+		if err != nil {
+			return nil, fmt.Errorf("resourcequota: %w", err)
+		}
+		c.synced = append(c.synced, reg.HasSynced)
+		c.tracked = append(c.tracked, t)
+	}
+	return c, nil
+}
+
+func (c *Controller) enqueue(obj any) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// replenishIfChanged recounts after an update that changes what the
+// object costs (a pod that finished, a Service that became a
+// LoadBalancer).
+func (c *Controller) replenishIfChanged(gr schema.GroupResource, old, obj any) {
+	o, ok1 := old.(runtime.Object)
+	n, ok2 := obj.(runtime.Object)
+	if !ok1 || !ok2 {
+		return
+	}
+	now := c.clock.Now()
+	if !usage.Equal(usage.Of(gr, o, now), usage.Of(gr, n, now)) {
+		c.replenish(gr, obj)
+	}
+}
+
+// replenish queues the quotas of the object's namespace that track its
+// resource.
+func (c *Controller) replenish(gr schema.GroupResource, obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	m, ok := obj.(interface{ GetNamespace() string })
+	if !ok {
+		return
+	}
+	quotas, err := c.quotas.ResourceQuotas(m.GetNamespace()).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, q := range quotas {
+		for name := range q.Status.Hard {
+			if usage.Covers(gr, name) {
+				c.enqueue(q)
+				break
+			}
+		}
+	}
+}
+
+// Run recounts quotas until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	c.log.Info("starting")
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return nil
+	}
+	go c.resyncLoop(ctx)
+	go func() {
+		<-ctx.Done()
+		c.queue.ShutDown()
+	}()
+	for c.processNext(ctx) {
+	}
+	return nil
+}
+
+// resyncLoop queues every quota each resync period, so that whatever the
+// events missed is corrected.
+func (c *Controller) resyncLoop(ctx context.Context) {
+	for {
+		t := c.clock.NewTimer(c.resync)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		quotas, err := c.quotas.List(labels.Everything())
+		if err != nil {
+			continue
+		}
+		for _, q := range quotas {
+			c.enqueue(q)
+		}
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		c.log.Warn("syncing ResourceQuota failed; retrying", "quota", key, "err", err)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
