@@ -129,8 +129,8 @@ func TestBalancedAllocation(t *testing.T) {
 		pod      corev1.ResourceList
 		want     int64
 	}{
-		{"balanced", rl("1", "2Gi"), rl("1", "2Gi"), 100},      // 0.5 and 0.5
-		{"unbalanced", rl("2", ""), rl("1", "1Gi"), 68},        // 0.75 and 0.125: std 0.3125
+		{"balanced", rl("1", "2Gi"), rl("1", "2Gi"), 100},         // 0.5 and 0.5
+		{"unbalanced", rl("2", ""), rl("1", "1Gi"), 68},           // 0.75 and 0.125: std 0.3125
 		{"over capacity caps at 1", rl("4", ""), rl("1", ""), 50}, // 1 and 0
 	}
 	for _, tt := range tests {
