@@ -9,6 +9,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -132,7 +133,11 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	}
 	defer c.queue.Done(key)
 	if err := c.sync(ctx, key); err != nil {
-		c.log.Info("sync failed, retrying", "replicaset", key, "err", err)
+		level := slog.LevelInfo
+		if apierrors.IsConflict(err) {
+			level = slog.LevelDebug // a stale cache: the retry reads a fresh one
+		}
+		c.log.Log(ctx, level, "sync failed, retrying", "replicaset", key, "err", err)
 		c.queue.AddRateLimited(key)
 		return true
 	}
