@@ -2,15 +2,27 @@ package apiserver
 
 // pods/eviction is a delete that respects disruption budgets, as
 // upstream's EvictionREST serves it (kubectl drain, the node lifecycle
-// controller). mini serves no PodDisruptionBudgets yet, so no budget ever
-// holds an eviction back: the pod is marked with the condition
-// DisruptionTarget=True and deleted with the eviction's DeleteOptions, and
-// the answer is 201 with a Success Status. As upstream, a pod that no
-// budget could guard (pending, finished, already being deleted) is deleted
-// only if it has not changed since it was read, unless the client gave its
-// own resourceVersion precondition. When budgets arrive, the 429 answers
-// ("Cannot evict pod as it would violate the pod's disruption budget.")
-// belong between the read and the delete below.
+// controller). A pod that no budget could guard (pending, finished,
+// already being deleted) is deleted at once; as upstream, the delete is
+// conditional on the pod not having changed since it was read, unless the
+// client gave its own resourceVersion precondition. Any other pod is
+// checked against the PodDisruptionBudgets whose selector matches it
+// (pods_eviction_budget.go):
+//   - none: the pod is deleted;
+//   - more than one: 500, which the eviction subresource does not support;
+//   - one: an unready pod goes if the budget's unhealthyPodEvictionPolicy
+//     is AlwaysAllow or the budget is met without it (then only if the pod
+//     is still as read); a ready one only if the budget allows a
+//     disruption, which is taken atomically before the delete
+//     (status.disruptionsAllowed decremented, status.disruptedPods[pod]
+//     set, so the disruption controller does not count it as healthy);
+//     otherwise 429 "Cannot evict pod as it would violate the pod's
+//     disruption budget." with a DisruptionBudget cause, which clients
+//     such as kubectl drain retry. A budget the controller has not
+//     observed in its latest generation is also a 429.
+// The deleted pod is first marked with the condition DisruptionTarget=True
+// and deleted with the eviction's DeleteOptions, and the answer is 201
+// with a Success Status.
 
 import (
 	"context"
@@ -122,15 +134,14 @@ func (s *Server) evict(ctx context.Context, res *registry.Resource, namespace, n
 			return err
 		}
 		pod := obj.(*corev1.Pod)
+		if !unguardable(pod) {
+			return s.evictGuarded(ctx, res, pod, opts)
+		}
 		del := opts
-		if unguardable(pod) && guardsRevision(pod) && !clientRV {
+		if guardsRevision(pod) && !clientRV {
 			// Do not race with whatever might make the pod count for a
 			// budget after all.
-			del = *opts.DeepCopy()
-			if del.Preconditions == nil {
-				del.Preconditions = &metav1.Preconditions{}
-			}
-			del.Preconditions.ResourceVersion = &pod.ResourceVersion
+			del = withResourceVersion(opts, pod.ResourceVersion)
 		}
 		err = s.markAndDeletePod(ctx, res, namespace, name, del)
 		if apierrors.IsConflict(err) && !clientRV && attempt < maxUpdateAttempts {
@@ -138,6 +149,17 @@ func (s *Server) evict(ctx context.Context, res *registry.Resource, namespace, n
 		}
 		return err
 	}
+}
+
+// withResourceVersion is a copy of opts whose delete holds only while the
+// pod is still at revision rv.
+func withResourceVersion(opts metav1.DeleteOptions, rv string) metav1.DeleteOptions {
+	del := *opts.DeepCopy()
+	if del.Preconditions == nil {
+		del.Preconditions = &metav1.Preconditions{}
+	}
+	del.Preconditions.ResourceVersion = &rv
+	return del
 }
 
 // unguardable pods are those no disruption budget protects: pending,
