@@ -86,6 +86,10 @@ type cycle struct {
 	// nominated holds, per node, the pods nominated there that the
 	// filters must count (priority >= pod's); nil when there are none.
 	nominated *nominator
+	// onlyNodes, when not nil, are the only nodes PreFilter allows, and
+	// onlyBy the plugins that said so.
+	onlyNodes map[string]bool
+	onlyBy    []string
 }
 
 // runPreFilters runs every PreFilter; a rejection is returned with the
@@ -105,6 +109,11 @@ func (p *profile) runPreFilters(ctx context.Context, c *cycle, nodes []*framewor
 			}
 			return st
 		}
+		if rp, ok := pl.(framework.PreFilterResultPlugin); ok {
+			if names := rp.PreFilterResult(c.pod); names != nil {
+				c.narrow(names, pl.Name())
+			}
+		}
 	}
 	c.filters = c.filters[:0]
 	for _, f := range p.filters {
@@ -113,6 +122,22 @@ func (p *profile) runPreFilters(ctx context.Context, c *cycle, nodes []*framewor
 		}
 	}
 	return nil
+}
+
+// narrow intersects the allowed nodes with names.
+func (c *cycle) narrow(names map[string]bool, plugin string) {
+	c.onlyBy = append(c.onlyBy, plugin)
+	if c.onlyNodes == nil {
+		c.onlyNodes = names
+		return
+	}
+	both := map[string]bool{}
+	for n := range names {
+		if c.onlyNodes[n] {
+			both[n] = true
+		}
+	}
+	c.onlyNodes = both
 }
 
 // runFilters runs the filters on one node, stopping at the first

@@ -3,9 +3,11 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
@@ -86,6 +88,24 @@ func (s *Scheduler) findNodesThatFit(ctx context.Context, c *cycle, nodes []*fra
 		return nil, diag, nil
 	}
 
+	numAll := len(nodes)
+	if c.onlyNodes != nil {
+		// Upstream's PreFilterResult: filter only the nodes PreFilter
+		// allowed; the rest did not satisfy the plugins that said so.
+		diag.AbsentStatus = framework.NewStatus(framework.UnschedulableAndUnresolvable,
+			fmt.Sprintf("node(s) didn't satisfy plugin(s) [%s]", strings.Join(c.onlyBy, " ")))
+		var only []*framework.NodeInfo
+		for _, ni := range nodes {
+			if c.onlyNodes[ni.Node.Name] {
+				only = append(only, ni)
+			}
+		}
+		nodes = only
+		if len(nodes) == 0 {
+			return nil, diag, nil
+		}
+	}
+
 	// A pod nominated by an earlier preemption tries its node first: the
 	// room was made for it there.
 	if nn := c.pod.Status.NominatedNodeName; nn != "" {
@@ -100,13 +120,17 @@ func (s *Scheduler) findNodesThatFit(ctx context.Context, c *cycle, nodes []*fra
 
 	n := len(nodes)
 	want := numFeasibleNodesToFind(n)
+	start := s.nextStartNodeIndex % n
+	restricted := n != numAll
 	if len(c.filters) == 0 && c.nominated == nil {
 		// Nothing to check: take the next nodes in turn.
 		out := make([]*framework.NodeInfo, want)
 		for i := range out {
-			out[i] = nodes[(s.nextStartNodeIndex+i)%n]
+			out[i] = nodes[(start+i)%n]
 		}
-		s.nextStartNodeIndex = (s.nextStartNodeIndex + want) % n
+		if !restricted {
+			s.nextStartNodeIndex = (start + want) % n
+		}
 		return out, diag, nil
 	}
 
@@ -120,7 +144,6 @@ func (s *Scheduler) findNodesThatFit(ctx context.Context, c *cycle, nodes []*fra
 	var firstErr atomic.Pointer[framework.Status]
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	start := s.nextStartNodeIndex
 	check := func(i int) {
 		if int(found.Load()) >= want {
 			return // enough found; the rest of this chunk is not needed
@@ -156,7 +179,9 @@ func (s *Scheduler) findNodesThatFit(ctx context.Context, c *cycle, nodes []*fra
 			processed++
 		}
 	}
-	s.nextStartNodeIndex = (start + processed) % n
+	if !restricted {
+		s.nextStartNodeIndex = (start + processed) % n
+	}
 	return feasible, diag, nil
 }
 

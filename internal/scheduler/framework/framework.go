@@ -184,3 +184,13 @@ func (c *CycleState) Clone() *CycleState {
 	}
 	return out
 }
+
+// PreFilterResultPlugin is implemented by PreFilter plugins that can name
+// the only nodes a pod may go to (NodeAffinity for a pod pinned by
+// matchFields metadata.name, as DaemonSet pods are). The scheduler then
+// filters only those nodes, and reports the others as not satisfying the
+// plugin, as upstream's PreFilterResult does. A nil set means any node.
+type PreFilterResultPlugin interface {
+	PreFilterPlugin
+	PreFilterResult(pod *corev1.Pod) map[string]bool
+}

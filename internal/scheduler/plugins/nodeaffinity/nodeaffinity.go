@@ -41,9 +41,52 @@ func (NodeAffinity) PreFilter(_ context.Context, state *framework.CycleState, po
 	if len(pod.Spec.NodeSelector) == 0 && !hasRequired {
 		return framework.NewStatus(framework.Skip)
 	}
+	if names := (NodeAffinity{}).PreFilterResult(pod); names != nil && len(names) == 0 {
+		return framework.NewStatus(framework.UnschedulableAndUnresolvable, errReasonConflict)
+	}
 	req := nodeaffinity.GetRequiredNodeAffinity(pod)
 	state.Write(preFilterKey, &req)
 	return nil
+}
+
+// errReasonConflict is upstream's verdict when the required terms name
+// disjoint sets of nodes.
+const errReasonConflict = "pod affinity terms conflict"
+
+// PreFilterResult names the nodes the pod's required affinity pins it to
+// through matchFields metadata.name In, when every term does so (terms
+// are ORed, requirements within a term ANDed); otherwise nil.
+func (NodeAffinity) PreFilterResult(pod *corev1.Pod) map[string]bool {
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return nil
+	}
+	var names map[string]bool
+	for _, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		var term map[string]bool
+		for _, r := range t.MatchFields {
+			if r.Key != "metadata.name" || r.Operator != corev1.NodeSelectorOpIn {
+				continue
+			}
+			vals := map[string]bool{}
+			for _, v := range r.Values {
+				if term == nil || term[v] {
+					vals[v] = true
+				}
+			}
+			term = vals
+		}
+		if term == nil {
+			return nil // this term allows any node
+		}
+		if names == nil {
+			names = map[string]bool{}
+		}
+		for n := range term {
+			names[n] = true
+		}
+	}
+	return names
 }
 
 // Filter rejects nodes the pod's selector or required affinity excludes.
