@@ -164,8 +164,9 @@ func (c *Controller) tryUpdateNodeHealth(ctx context.Context, node *corev1.Node)
 		h.leaseRenew = lease
 		h.probeTimestamp = now
 	}
-	expired := now.After(h.probeTimestamp.Add(grace))
+	lastProbe := h.probeTimestamp
 	c.mu.Unlock()
+	expired := now.After(lastProbe.Add(grace))
 
 	if !expired {
 		return observed, observed, node, nil
@@ -179,7 +180,7 @@ func (c *Controller) tryUpdateNodeHealth(ctx context.Context, node *corev1.Node)
 		return observed, corev1.ConditionUnknown, node, nil
 	}
 	c.log.Info("node stopped posting status; conditions set to Unknown", "node", node.Name,
-		"lastProbe", h.probeTimestamp, "gracePeriod", grace)
+		"lastProbe", lastProbe, "gracePeriod", grace)
 	updated, err := c.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return observed, observed, node, nil
