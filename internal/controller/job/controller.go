@@ -58,6 +58,7 @@ type Controller struct {
 	expectations *owned.Expectations
 	finalizers   *uidExpectations
 	backoff      *backoffStore
+	written      *writtenVersions
 }
 
 // New builds the controller and registers its informer handlers; it starts
@@ -96,6 +97,7 @@ func New(cfg Config) (*Controller, error) {
 		expectations: owned.NewExpectations(cfg.Clock),
 		finalizers:   newUIDExpectations(),
 		backoff:      newBackoffStore(),
+		written:      newWrittenVersions(),
 	}
 	if _, err := jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.addJob,

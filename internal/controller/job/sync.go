@@ -63,10 +63,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if apierrors.IsNotFound(err) {
 		c.expectations.Delete(key)
 		c.backoff.remove(key)
+		c.written.forget(key)
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if c.written.stale(key, shared.ResourceVersion) {
+		return nil // our last write is on its way; its event syncs again
 	}
 	if shared.Spec.ManagedBy != nil && *shared.Spec.ManagedBy != jobControllerName {
 		return nil // another controller runs this job

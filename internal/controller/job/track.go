@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 )
 
 // trackStatus counts the job's finished pods and writes its status, in
@@ -211,6 +212,7 @@ func (c *Controller) updateStatus(ctx context.Context, job *batchv1.Job) (*batch
 	if err != nil {
 		return nil, err
 	}
+	c.written.wrote(cache.MetaObjectToName(job).String(), updated.ResourceVersion)
 	if updated.Status.UncountedTerminatedPods == nil {
 		updated.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
 	}
