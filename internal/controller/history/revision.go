@@ -81,15 +81,12 @@ func Sort(revisions []*appsv1.ControllerRevision) {
 	})
 }
 
-// Equal reports whether two revisions hold the same data. Revisions with
-// different hash labels differ without comparing data.
+// Equal reports whether two revisions hold the same data. (Upstream
+// also compares hash labels, but only when they parse as numbers, which
+// encoded hashes almost never do; the data decides.)
 func Equal(a, b *appsv1.ControllerRevision) bool {
 	if a == nil || b == nil {
 		return a == b
-	}
-	ha, hb := a.Labels[HashLabel], b.Labels[HashLabel]
-	if ha != "" && hb != "" && ha != hb {
-		return false
 	}
 	return bytes.Equal(a.Data.Raw, b.Data.Raw)
 }
