@@ -40,14 +40,23 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	wait, evict := evictionDelay(pod, noExecuteTaints(node), c.clock.Now())
+	now := c.clock.Now()
+	c.mu.Lock()
+	since, ok := c.scheduled[key]
+	c.mu.Unlock()
+	if !ok {
+		since = now
+	}
+	wait, evict := evictionDelay(pod, noExecuteTaints(node), since, now)
 	switch {
 	case !evict:
 		c.unschedule(key, pod)
 		return nil
 	case wait > 0:
 		c.mu.Lock()
-		c.scheduled[key] = true
+		if _, ok := c.scheduled[key]; !ok {
+			c.scheduled[key] = since
+		}
 		c.mu.Unlock()
 		c.queue.AddAfter(key, wait)
 		return nil
@@ -56,8 +65,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 }
 
 // evictionDelay says whether pod must leave a node with taints, and how
-// long it may still stay.
-func evictionDelay(pod *corev1.Pod, taints []corev1.Taint, now time.Time) (time.Duration, bool) {
+// long it may still stay. A toleration counts from the taint's timeAdded,
+// or, for a taint without one, from since, when the eviction was first
+// scheduled.
+func evictionDelay(pod *corev1.Pod, taints []corev1.Taint, since, now time.Time) (time.Duration, bool) {
 	if len(taints) == 0 {
 		return 0, false
 	}
@@ -73,9 +84,12 @@ func evictionDelay(pod *corev1.Pod, taints []corev1.Taint, now time.Time) (time.
 			continue
 		}
 		forever = false
-		start := now
-		if taint.TimeAdded != nil && taint.TimeAdded.Time.Before(now) {
+		start := since
+		if taint.TimeAdded != nil {
 			start = taint.TimeAdded.Time
+		}
+		if start.After(now) {
+			start = now
 		}
 		if seconds < 0 {
 			seconds = 0
@@ -113,7 +127,7 @@ func tolerationSeconds(tolerations []corev1.Toleration, taint *corev1.Taint) (in
 // still here, it says so in an event, as upstream's cancelWorkWithEvent.
 func (c *Controller) unschedule(key string, pod *corev1.Pod) {
 	c.mu.Lock()
-	was := c.scheduled[key]
+	_, was := c.scheduled[key]
 	delete(c.scheduled, key)
 	c.mu.Unlock()
 	if was && pod != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
@@ -51,9 +52,10 @@ type Controller struct {
 	queue workqueue.TypedRateLimitingInterface[string]
 
 	mu sync.Mutex
-	// scheduled are the pods with an eviction pending, to say so in an
-	// event when it is cancelled, as upstream.
-	scheduled map[string]bool
+	// scheduled are the pods with an eviction pending, and since when:
+	// to say so in an event when it is cancelled, as upstream, and to time
+	// tolerations of taints that carry no timeAdded.
+	scheduled map[string]time.Time
 }
 
 // New checks the configuration and registers the informer handlers.
@@ -79,7 +81,7 @@ func New(cfg Config) (*Controller, error) {
 		log:       cfg.Logger.With("component", "taint-eviction-controller"),
 		clock:     cfg.Clock,
 		workers:   cfg.Workers,
-		scheduled: map[string]bool{},
+		scheduled: map[string]time.Time{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "taint_eviction", Clock: cfg.Clock}),

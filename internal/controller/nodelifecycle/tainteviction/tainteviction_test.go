@@ -110,6 +110,31 @@ func TestEvictionTiming(t *testing.T) {
 	}
 }
 
+func TestTaintWithoutTimeAdded(t *testing.T) {
+	// kubectl taint sets no timeAdded: the toleration counts from when
+	// the eviction was first scheduled.
+	n := taintedNode("n", corev1.TaintNodeUnreachable)
+	n.Spec.Taints[0].TimeAdded = nil
+	c, client, clk, _ := newController(t, podOn("p", "n", defaultTolerations(60)...), n)
+	ctx := context.Background()
+	for _, step := range []time.Duration{0, 30 * time.Second, 29 * time.Second} {
+		clk.Step(step)
+		if err := c.sync(ctx, "default/p"); err != nil {
+			t.Fatal(err)
+		}
+		if !exists(client, "p") {
+			t.Fatalf("evicted %v after scheduling, before its 60 s toleration", clk.Since(t0))
+		}
+	}
+	clk.Step(time.Second)
+	if err := c.sync(ctx, "default/p"); err != nil {
+		t.Fatal(err)
+	}
+	if exists(client, "p") {
+		t.Error("not evicted 60 s after scheduling")
+	}
+}
+
 func TestDisruptionTargetCondition(t *testing.T) {
 	c, client, _, _ := newController(t, podOn("p", "n"), taintedNode("n", corev1.TaintNodeNotReady))
 	// Deletes are swallowed, so that the pod's status can be read after.
@@ -164,7 +189,8 @@ func TestRunEvictsAndCancels(t *testing.T) {
 	waitFor(t, "patient pod scheduled for eviction", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.scheduled["default/patient"]
+		_, ok := c.scheduled["default/patient"]
+		return ok
 	})
 	// The taint goes before 300 s: the eviction is cancelled.
 	if _, err := client.CoreV1().Nodes().Update(ctx, taintedNode("n"), metav1.UpdateOptions{}); err != nil {
@@ -173,7 +199,8 @@ func TestRunEvictsAndCancels(t *testing.T) {
 	waitFor(t, "cancellation", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return !c.scheduled["default/patient"]
+		_, ok := c.scheduled["default/patient"]
+		return !ok
 	})
 	clk.Step(301 * time.Second)
 	if err := c.sync(ctx, "default/patient"); err != nil {
