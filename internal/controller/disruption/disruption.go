@@ -54,6 +54,9 @@ type Controller struct {
 
 	// queue holds the budgets to sync, by namespace/name.
 	queue workqueue.TypedRateLimitingInterface[string]
+	// stale holds the pods whose DisruptionTarget condition may be
+	// stale (stale.go).
+	stale workqueue.TypedRateLimitingInterface[string]
 }
 
 // New registers the event handlers on the shared informers; it starts
@@ -72,8 +75,9 @@ func New(cfg Config) (*Controller, error) {
 		cfg.Clock = clock.RealClock{}
 	}
 	qcfg := workqueue.TypedRateLimitingQueueConfig[string]{Name: "disruption"}
+	scfg := workqueue.TypedRateLimitingQueueConfig[string]{Name: "disruption_recheck"}
 	if tc, ok := cfg.Clock.(clock.WithTicker); ok {
-		qcfg.Clock = tc
+		qcfg.Clock, scfg.Clock = tc, tc
 	}
 	c := &Controller{
 		client:   cfg.Client,
@@ -81,6 +85,7 @@ func New(cfg Config) (*Controller, error) {
 		log:      cfg.Logger.With("component", "disruption-controller"),
 		clock:    cfg.Clock,
 		queue:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), qcfg),
+		stale:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), scfg),
 	}
 	f := cfg.Informers
 	pdbInf := f.Policy().V1().PodDisruptionBudgets()
@@ -101,11 +106,15 @@ func New(cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("disruption: %w", err)
 	}
 	podReg, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: c.podChanged,
+		AddFunc: func(obj any) {
+			c.podChanged(obj)
+			c.watchStale(obj)
+		},
 		UpdateFunc: func(old, obj any) {
 			// A pod whose labels changed may have left a budget.
 			c.podChanged(old)
 			c.podChanged(obj)
+			c.watchStale(obj)
 		},
 		DeleteFunc: c.podChanged,
 	})
@@ -166,6 +175,7 @@ func (c *Controller) budgetsFor(pod *corev1.Pod) []*policyv1.PodDisruptionBudget
 // Run syncs budgets until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
+	defer c.stale.ShutDown()
 	c.log.Info("starting")
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return nil
@@ -173,9 +183,17 @@ func (c *Controller) Run(ctx context.Context) error {
 	go func() {
 		<-ctx.Done()
 		c.queue.ShutDown()
+		c.stale.ShutDown()
+	}()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c.processNextStale(ctx) {
+		}
 	}()
 	for c.processNext(ctx) {
 	}
+	<-done
 	return nil
 }
 
