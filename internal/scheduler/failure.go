@@ -40,7 +40,7 @@ func (s *Scheduler) handleFailure(ctx context.Context, qp *queuedPod, err error,
 // on the pod, as upstream.
 func (s *Scheduler) reportFailure(ctx context.Context, pod *corev1.Pod, err error, reason string, nominated *string) {
 	msg := err.Error()
-	s.log.Info("unable to schedule pod", "pod", klogKey(pod), "reason", reason, "message", msg)
+	s.log.Debug("unable to schedule pod", "pod", klogKey(pod), "reason", reason, "message", msg)
 	s.recorder.Event(pod, corev1.EventTypeWarning, "FailedScheduling", truncate(msg))
 	cond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: reason, Message: msg}
 	if perr := s.updatePodStatus(ctx, pod, &cond, nominated); perr != nil {

@@ -160,9 +160,21 @@ func (s *Scheduler) dryRunPreemption(ctx context.Context, c *cycle, pod *corev1.
 // the pod then fits, add them back most important first, keeping out
 // only those whose return makes it not fit.
 func (s *Scheduler) selectVictimsOnNode(ctx context.Context, c *cycle, pod *corev1.Pod, node *framework.NodeInfo) ([]*corev1.Pod, *framework.Status) {
+	prio := corev1helpers.PodPriority(pod)
+	// Most nodes of a full cluster of equal priorities have nothing to
+	// offer: say so before copying anything.
+	anyLower := false
+	for _, p := range node.Pods {
+		if corev1helpers.PodPriority(p) < prio {
+			anyLower = true
+			break
+		}
+	}
+	if !anyLower {
+		return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, msgNoVictims)
+	}
 	state, ni := c.state.Clone(), node.Clone()
 	vc := &cycle{pod: pod, state: state, filters: c.filters, nominated: c.nominated}
-	prio := corev1helpers.PodPriority(pod)
 	var potential []*corev1.Pod
 	for _, p := range append([]*corev1.Pod(nil), ni.Pods...) {
 		if corev1helpers.PodPriority(p) >= prio {

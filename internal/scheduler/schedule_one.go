@@ -272,9 +272,11 @@ func defaultParallelism() int {
 
 var errPodGone = errors.New("pod no longer pending")
 
-// podToSchedule reports whether the pod is still one to schedule.
+// podToSchedule reports whether the pod is still one to schedule. A pod
+// with scheduling gates waits (upstream's SchedulingGates PreEnqueue);
+// removing the last gate makes it pass, which queues it.
 func podToSchedule(pod *corev1.Pod) bool {
-	return pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil &&
+	return pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil && len(pod.Spec.SchedulingGates) == 0 &&
 		pod.Spec.SchedulerName == corev1.DefaultSchedulerName &&
 		pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
 }

@@ -189,3 +189,26 @@ func TestSchedulerBindsAndReportsUnschedulable(t *testing.T) {
 		return false
 	})
 }
+
+func TestGatedPodWaitsForItsGates(t *testing.T) {
+	gated := testPod("gated", 100)
+	gated.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/wait"}}
+	h := start(t, testNode("n1", 4000), gated, testPod("free", 100))
+	ctx := context.Background()
+	waitFor(t, "ungated pod bound", func() bool {
+		p, err := h.cs.CoreV1().Pods("default").Get(ctx, "free", metav1.GetOptions{})
+		return err == nil && p.Spec.NodeName != ""
+	})
+	if p, _ := h.cs.CoreV1().Pods("default").Get(ctx, "gated", metav1.GetOptions{}); p.Spec.NodeName != "" {
+		t.Fatal("gated pod was bound")
+	}
+	p, _ := h.cs.CoreV1().Pods("default").Get(ctx, "gated", metav1.GetOptions{})
+	p.Spec.SchedulingGates = nil
+	if _, err := h.cs.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pod bound once ungated", func() bool {
+		p, err := h.cs.CoreV1().Pods("default").Get(ctx, "gated", metav1.GetOptions{})
+		return err == nil && p.Spec.NodeName == "n1"
+	})
+}
