@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -200,8 +201,15 @@ func (s *Server) admitNamespace(ctx context.Context, res *registry.Resource, nam
 		return err
 	}
 	if m, err := meta.Accessor(obj); err == nil && m.GetDeletionTimestamp() != nil {
-		return apierrors.NewForbidden(res.GVR.GroupResource(), "",
+		// The cause lets controllers tell this refusal from others and
+		// drop the work instead of retrying it, as upstream's lifecycle
+		// admission says it.
+		err := apierrors.NewForbidden(res.GVR.GroupResource(), "",
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace))
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type: corev1.NamespaceTerminatingCause, Message: fmt.Sprintf("namespace %s is being terminated", namespace),
+			Field: "metadata.namespace"})
+		return err
 	}
 	return nil
 }

@@ -36,6 +36,9 @@ type watchStream struct {
 	flusher http.Flusher
 	res     *registry.Resource
 	table   *tableOptions // nil unless the client asked for Tables
+	// partial: the client (a metadata informer) asked for
+	// PartialObjectMetadata, so each object goes as its metadata only.
+	partial bool
 	enc     *json.Encoder
 	lastRev int64 // revision of the last event sent
 }
@@ -50,6 +53,8 @@ func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 	if ws.table != nil && typ != watch.Bookmark && typ != watch.Error {
 		body = toTable(ws.res, []runtime.Object{obj}, metav1.ListMeta{}, *ws.table)
 		ws.table.noHeaders = true // column definitions come with the first event only
+	} else if ws.partial && typ != watch.Error {
+		body = partialMetadata(obj)
 	} else if typ != watch.Error {
 		obj.GetObjectKind().SetGroupVersionKind(ws.res.GroupVersionKind())
 	}
@@ -126,7 +131,8 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *registry.Res
 		s.writeError(w, r, err)
 		return
 	}
-	ws := &watchStream{s: s, w: w, res: res, enc: json.NewEncoder(w)}
+	ws := &watchStream{s: s, w: w, res: res, enc: json.NewEncoder(w),
+		partial: out.as == "PartialObjectMetadata" || out.as == "PartialObjectMetadataList"}
 	if out.as == "Table" {
 		opts, err := parseTableOptions(q)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/metadata"
 
 	"mini.dev/mini/internal/controller/cronjob"
+	"mini.dev/mini/internal/controller/deployment"
 	"mini.dev/mini/internal/controller/endpoints"
 	"mini.dev/mini/internal/controller/endpointslice"
 	"mini.dev/mini/internal/controller/garbagecollector"
@@ -73,6 +74,10 @@ func (e *buildEnv) controllers() ([]component, error) {
 		}},
 		{"replicaset-controller", func() (runnable, error) {
 			return replicaset.New(replicaset.Config{Client: h.client, Informers: h.informers, Recorder: h.recorder("replicaset-controller"),
+				Logger: log, Clock: clk})
+		}},
+		{"deployment-controller", func() (runnable, error) {
+			return deployment.New(deployment.Config{Client: h.client, Informers: h.informers, Recorder: h.recorder("deployment-controller"),
 				Logger: log, Clock: clk})
 		}},
 		{"job-controller", func() (runnable, error) {
