@@ -121,6 +121,15 @@ func (c *cache) isAssumed(pod *corev1.Pod) bool {
 	return ok && ps.assumed
 }
 
+// placed reports whether the pod is on a node already, assumed or bound:
+// a stale pending copy of it must not be scheduled again.
+func (c *cache) placed(pod *corev1.Pod) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.pods[pod.UID]
+	return ok
+}
+
 // addPod records a bound pod the informer reported, confirming an
 // assumption (moving it if it was bound elsewhere).
 func (c *cache) addPod(pod *corev1.Pod) {

@@ -17,7 +17,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 		return false
 	}
 	pod := qp.pod
-	if !podToSchedule(pod) || s.cache.isAssumed(pod) {
+	if !podToSchedule(pod) || s.cache.placed(pod) {
 		s.queue.done(qp)
 		return true
 	}

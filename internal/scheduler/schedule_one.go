@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -269,8 +268,6 @@ func selectHost(scores []framework.NodeScore) string {
 func defaultParallelism() int {
 	return min(runtime.GOMAXPROCS(0), 16)
 }
-
-var errPodGone = errors.New("pod no longer pending")
 
 // podToSchedule reports whether the pod is still one to schedule. A pod
 // with scheduling gates waits (upstream's SchedulingGates PreEnqueue);
