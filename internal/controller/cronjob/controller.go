@@ -167,5 +167,5 @@ func (c *Controller) jobChanged(obj any) {
 	c.enqueue(cj)
 }
 
-// now is the controller's time; a var on the struct so tests inject it.
+// now is the controller's time, from the injected clock.
 func (c *Controller) now() time.Time { return c.clock.Now() }
