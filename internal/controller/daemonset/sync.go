@@ -70,7 +70,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err == nil {
 		err = c.cleanupHistory(ctx, ds, old)
 	}
-	if statusErr := c.updateStatus(ctx, ds, nodes, hash, err == nil); err == nil {
+	// As upstream, the generation counts as observed even if acting on
+	// it failed: the failure is retried, and status says what is.
+	if statusErr := c.updateStatus(ctx, ds, nodes, hash, true); err == nil {
 		err = statusErr
 	}
 	return err
