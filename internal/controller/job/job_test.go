@@ -389,3 +389,33 @@ func TestAdoptsOrphanWithFinalizer(t *testing.T) {
 		t.Fatalf("active %d", got)
 	}
 }
+
+// With restartPolicy OnFailure the kubelet restarts the container; the
+// restarts count against backoffLimit.
+func TestBackoffLimitOnFailureRestarts(t *testing.T) {
+	h := newHarness(t, newJob("onf", ptr.To[int32](1), ptr.To[int32](1), func(j *batchv1.Job) {
+		j.Spec.BackoffLimit = ptr.To[int32](2)
+		j.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	}))
+	h.sync("onf")
+	restart := func(n int32) {
+		p := h.activePods()[0]
+		p.Status.Phase = corev1.PodRunning
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: n}}
+		if _, err := h.client.CoreV1().Pods("ns").UpdateStatus(h.ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		h.sync("onf")
+	}
+	restart(1)
+	if cond(h.job("onf"), batchv1.JobFailureTarget) != nil {
+		t.Fatal("failed after one restart of two allowed")
+	}
+	restart(2)
+	h.sync("onf")
+	j := h.job("onf")
+	f := cond(j, batchv1.JobFailed)
+	if f == nil || f.Reason != "BackoffLimitExceeded" || len(h.pods()) != 0 {
+		t.Fatalf("status %+v, %d pods", j.Status, len(h.pods()))
+	}
+}
