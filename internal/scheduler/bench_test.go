@@ -118,3 +118,39 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkScheduleSpread1kPods1kNodes is the same with a zone and a
+// hostname topology spread constraint on every pod, the costliest
+// common case (counting matching pods across the cluster per pod).
+func BenchmarkScheduleSpread1kPods1kNodes(b *testing.B) {
+	const nodes, pods = 1000, 1000
+	for b.Loop() {
+		b.StopTimer()
+		s := benchScheduler(b, nodes, 0)
+		for i := 0; i < nodes; i++ {
+			n := simNode(i)
+			n.Labels[corev1.LabelTopologyZone] = fmt.Sprintf("zone-%d", i%3)
+			s.cache.addNode(n)
+		}
+		for i := 0; i < pods; i++ {
+			p := replicaPod(i)
+			for _, c := range []struct {
+				key    string
+				action corev1.UnsatisfiableConstraintAction
+			}{{corev1.LabelTopologyZone, corev1.DoNotSchedule}, {corev1.LabelHostname, corev1.ScheduleAnyway}} {
+				p.Spec.TopologySpreadConstraints = append(p.Spec.TopologySpreadConstraints, corev1.TopologySpreadConstraint{
+					MaxSkew: 1, TopologyKey: c.key, WhenUnsatisfiable: c.action,
+					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				})
+			}
+			s.queue.add(p)
+		}
+		b.StartTimer()
+		start, cpu0 := time.Now(), cpuTime()
+		if placed := scheduleAll(s, pods); placed != pods {
+			b.Fatalf("placed %d of %d pods", placed, pods)
+		}
+		b.ReportMetric(float64(pods)/time.Since(start).Seconds(), "pods/s")
+		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/pods, "cpu-µs/pod")
+	}
+}
