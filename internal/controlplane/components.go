@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/metadata"
 
 	"mini.dev/mini/internal/controller/cronjob"
+	"mini.dev/mini/internal/controller/daemonset"
 	"mini.dev/mini/internal/controller/deployment"
 	"mini.dev/mini/internal/controller/endpoints"
 	"mini.dev/mini/internal/controller/endpointslice"
@@ -21,6 +22,7 @@ import (
 	"mini.dev/mini/internal/controller/replicaset"
 	"mini.dev/mini/internal/controller/rootcacert"
 	"mini.dev/mini/internal/controller/serviceaccount"
+	"mini.dev/mini/internal/controller/statefulset"
 	"mini.dev/mini/internal/controller/ttlafterfinished"
 	"mini.dev/mini/internal/scheduler"
 )
@@ -61,7 +63,7 @@ func (e *buildEnv) controllers() ([]component, error) {
 			return namespace.New(namespace.Config{Client: h.client, Dynamic: e.dynamic, Logger: log})
 		}},
 		{"node-ipam-controller", func() (runnable, error) {
-			return nodeipam.New(nodeipam.Config{Client: h.client, Informers: h.informers, Recorder: h.recorder("node-ipam-controller"),
+			return nodeipam.New(nodeipam.Config{Client: h.client, Informers: h.informers, Recorder: h.recorder("cidrAllocator"),
 				Logger: log, ClusterCIDR: cfg.ClusterCIDR})
 		}},
 		{"node-lifecycle-controller", func() (runnable, error) {
@@ -78,6 +80,14 @@ func (e *buildEnv) controllers() ([]component, error) {
 		}},
 		{"deployment-controller", func() (runnable, error) {
 			return deployment.New(deployment.Config{Client: h.client, Informers: h.informers, Recorder: h.recorder("deployment-controller"),
+				Logger: log, Clock: clk})
+		}},
+		{"daemonset-controller", func() (runnable, error) {
+			return daemonset.New(daemonset.Config{Client: h.client, Informers: h.informers, Recorder: h.recorder("daemonset-controller"),
+				Logger: log, Clock: clk})
+		}},
+		{"statefulset-controller", func() (runnable, error) {
+			return statefulset.New(statefulset.Config{Client: h.client, Informers: h.informers, Recorder: h.recorder("statefulset-controller"),
 				Logger: log, Clock: clk})
 		}},
 		{"job-controller", func() (runnable, error) {
