@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/util/workqueue"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 
@@ -31,6 +33,8 @@ const (
 type candidate struct {
 	node    string
 	victims []*corev1.Pod // most important first
+	// pdbViolations counts victims whose eviction breaks a budget.
+	pdbViolations int
 }
 
 // preempt is upstream's DefaultPreemption PostFilter. It returns the node
@@ -124,13 +128,17 @@ func (s *Scheduler) dryRunPreemption(ctx context.Context, c *cycle, pod *corev1.
 	offset := rand.IntN(n)
 	results := make([]*candidate, n)
 	statuses := make([]*framework.Status, n)
+	pdbs, err := s.pdbLister.List(labels.Everything())
+	if err != nil {
+		pdbs = nil // without budgets, every victim counts as allowed
+	}
 	var mu sync.Mutex
 	found := 0
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workqueue.ParallelizeUntil(pctx, s.parallelism, n, func(i int) {
 		ni := potential[(offset+i)%n]
-		victims, st := s.selectVictimsOnNode(pctx, c, pod, ni)
+		victims, violations, st := s.selectVictimsOnNode(pctx, c, pod, ni, pdbs)
 		if !st.IsSuccess() {
 			statuses[i] = st
 			return
@@ -141,8 +149,12 @@ func (s *Scheduler) dryRunPreemption(ctx context.Context, c *cycle, pod *corev1.
 			cancel()
 			return
 		}
-		found++
-		results[i] = &candidate{node: ni.Node.Name, victims: victims}
+		// Like upstream, only candidates that break no budget count
+		// towards stopping early.
+		if violations == 0 {
+			found++
+		}
+		results[i] = &candidate{node: ni.Node.Name, victims: victims, pdbViolations: violations}
 	})
 	var out []candidate
 	byNode := map[string]*framework.Status{}
@@ -157,9 +169,11 @@ func (s *Scheduler) dryRunPreemption(ctx context.Context, c *cycle, pod *corev1.
 }
 
 // selectVictimsOnNode is upstream's: remove every lower-priority pod; if
-// the pod then fits, add them back most important first, keeping out
-// only those whose return makes it not fit.
-func (s *Scheduler) selectVictimsOnNode(ctx context.Context, c *cycle, pod *corev1.Pod, node *framework.NodeInfo) ([]*corev1.Pod, *framework.Status) {
+// the pod then fits, add them back, those whose eviction would break a
+// PodDisruptionBudget first and then the others, each group most
+// important first, keeping out only those whose return makes it not
+// fit. It returns the victims and how many of them break a budget.
+func (s *Scheduler) selectVictimsOnNode(ctx context.Context, c *cycle, pod *corev1.Pod, node *framework.NodeInfo, pdbs []*policyv1.PodDisruptionBudget) ([]*corev1.Pod, int, *framework.Status) {
 	prio := corev1helpers.PodPriority(pod)
 	// Most nodes of a full cluster of equal priorities have nothing to
 	// offer: say so before copying anything.
@@ -171,7 +185,7 @@ func (s *Scheduler) selectVictimsOnNode(ctx context.Context, c *cycle, pod *core
 		}
 	}
 	if !anyLower {
-		return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, msgNoVictims)
+		return nil, 0, framework.NewStatus(framework.UnschedulableAndUnresolvable, msgNoVictims)
 	}
 	state, ni := c.state.Clone(), node.Clone()
 	vc := &cycle{pod: pod, state: state, filters: c.filters, nominated: c.nominated}
@@ -183,31 +197,49 @@ func (s *Scheduler) selectVictimsOnNode(ctx context.Context, c *cycle, pod *core
 		potential = append(potential, p)
 		ni.RemovePod(p)
 		if st := s.profile.removePodExtensions(ctx, state, pod, p, ni); !st.IsSuccess() {
-			return nil, st
+			return nil, 0, st
 		}
 	}
-	if len(potential) == 0 {
-		return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, msgNoVictims)
-	}
 	if st := s.profile.filterWithNominated(ctx, vc, ni); !st.IsSuccess() {
-		return nil, st
+		return nil, 0, st
 	}
 	now := s.clock.Now()
 	sort.SliceStable(potential, func(i, j int) bool { return moreImportant(potential[i], potential[j], now) })
+	violating, nonViolating := splitByPDBViolation(potential, pdbs)
 	var victims []*corev1.Pod
-	for _, p := range potential {
+	// reprieve puts p back if the pod still fits with it.
+	reprieve := func(p *corev1.Pod) (bool, *framework.Status) {
 		ni.AddPod(p)
 		if st := s.profile.addPodExtensions(ctx, state, pod, p, ni); !st.IsSuccess() {
-			return nil, st
+			return false, st
 		}
 		if s.profile.filterWithNominated(ctx, vc, ni).IsSuccess() {
-			continue // reprieved
+			return true, nil
 		}
 		ni.RemovePod(p)
 		if st := s.profile.removePodExtensions(ctx, state, pod, p, ni); !st.IsSuccess() {
-			return nil, st
+			return false, st
 		}
 		victims = append(victims, p)
+		return false, nil
 	}
-	return victims, nil
+	violations := 0
+	for _, p := range violating {
+		fits, st := reprieve(p)
+		if st != nil {
+			return nil, 0, st
+		}
+		if !fits {
+			violations++
+		}
+	}
+	for _, p := range nonViolating {
+		if _, st := reprieve(p); st != nil {
+			return nil, 0, st
+		}
+	}
+	if len(violating) != 0 && len(nonViolating) != 0 {
+		sort.SliceStable(victims, func(i, j int) bool { return moreImportant(victims[i], victims[j], now) })
+	}
+	return victims, violations, nil
 }

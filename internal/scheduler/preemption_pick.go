@@ -32,10 +32,10 @@ func moreImportant(a, b *corev1.Pod, now time.Time) bool {
 }
 
 // pickOneNodeForPreemption applies upstream's criteria in turn, each
-// narrowing the candidates: a node needing no eviction; the lowest
-// highest-priority victim; the smallest sum of victim priorities; the
-// fewest victims; the latest start among the most important victims.
-// (mini does not weigh PodDisruptionBudgets, upstream's first criterion.)
+// narrowing the candidates: a node needing no eviction; the fewest
+// PodDisruptionBudget violations; the lowest highest-priority victim;
+// the smallest sum of victim priorities; the fewest victims; the latest
+// start among the most important victims.
 func pickOneNodeForPreemption(cands []candidate) candidate {
 	for _, c := range cands {
 		if len(c.victims) == 0 {
@@ -57,6 +57,7 @@ func pickOneNodeForPreemption(cands []candidate) candidate {
 		return out
 	}
 	criteria := []func(candidate) int64{
+		func(c candidate) int64 { return -int64(c.pdbViolations) },
 		func(c candidate) int64 { return -int64(corev1helpers.PodPriority(c.victims[0])) },
 		func(c candidate) int64 {
 			var sum int64

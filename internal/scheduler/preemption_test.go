@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -25,26 +26,30 @@ func TestPickOneNodeForPreemption(t *testing.T) {
 		cands []candidate
 		want  string
 	}{
-		{"no victims wins", []candidate{{"a", []*corev1.Pod{v("x", 1, 0)}}, {"b", nil}}, "b"},
+		{"no victims wins", []candidate{{node: "a", victims: []*corev1.Pod{v("x", 1, 0)}}, {node: "b", victims: nil}}, "b"},
 		{"lowest highest-priority victim", []candidate{
-			{"a", []*corev1.Pod{v("x", 10, 0)}},
-			{"b", []*corev1.Pod{v("y", 5, 0), v("z", 5, 0)}},
+			{node: "a", victims: []*corev1.Pod{v("x", 10, 0)}},
+			{node: "b", victims: []*corev1.Pod{v("y", 5, 0), v("z", 5, 0)}},
 		}, "b"},
 		{"smallest priority sum", []candidate{
-			{"a", []*corev1.Pod{v("x", 5, 0), v("y", 4, 0)}},
-			{"b", []*corev1.Pod{v("z", 5, 0), v("w", 1, 0)}},
+			{node: "a", victims: []*corev1.Pod{v("x", 5, 0), v("y", 4, 0)}},
+			{node: "b", victims: []*corev1.Pod{v("z", 5, 0), v("w", 1, 0)}},
 		}, "b"},
 		{"negative priorities add up", []candidate{
-			{"a", []*corev1.Pod{v("x", -5, 0), v("y", -5, 0)}},
-			{"b", []*corev1.Pod{v("z", -5, 0)}},
+			{node: "a", victims: []*corev1.Pod{v("x", -5, 0), v("y", -5, 0)}},
+			{node: "b", victims: []*corev1.Pod{v("z", -5, 0)}},
 		}, "b"},
 		{"fewest victims", []candidate{
-			{"a", []*corev1.Pod{v("x", 0, 0), v("y", 0, 0)}},
-			{"b", []*corev1.Pod{v("z", 0, 0)}},
+			{node: "a", victims: []*corev1.Pod{v("x", 0, 0), v("y", 0, 0)}},
+			{node: "b", victims: []*corev1.Pod{v("z", 0, 0)}},
+		}, "b"},
+		{"fewest budget violations first", []candidate{
+			{node: "a", victims: []*corev1.Pod{v("x", 0, 0)}, pdbViolations: 1},
+			{node: "b", victims: []*corev1.Pod{v("y", 9, 0), v("z", 9, 0)}},
 		}, "b"},
 		{"latest start of the most important victims", []candidate{
-			{"a", []*corev1.Pod{v("x", 3, 100)}},
-			{"b", []*corev1.Pod{v("y", 3, 200)}},
+			{node: "a", victims: []*corev1.Pod{v("x", 3, 100)}},
+			{node: "b", victims: []*corev1.Pod{v("y", 3, 200)}},
 		}, "b"},
 	}
 	for _, tt := range tests {
@@ -53,6 +58,31 @@ func TestPickOneNodeForPreemption(t *testing.T) {
 				t.Fatalf("picked %s, want %s", got.node, tt.want)
 			}
 		})
+	}
+}
+
+func TestSplitByPDBViolation(t *testing.T) {
+	web := func(name string) *corev1.Pod {
+		p := testPod(name, 0)
+		p.Labels = map[string]string{"app": "web"}
+		return p
+	}
+	pdb := &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
+		Spec:       policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+		Status:     policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: 1, DisruptedPods: map[string]metav1.Time{"w-gone": {}}},
+	}
+	pods := []*corev1.Pod{web("w1"), web("w-gone"), testPod("other", 0), web("w2"), web("w3")}
+	violating, ok := splitByPDBViolation(pods, []*policyv1.PodDisruptionBudget{pdb})
+	names := func(ps []*corev1.Pod) string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	if names(violating) != "w2,w3" || names(ok) != "w1,w-gone,other" {
+		t.Fatalf("violating %s, allowed %s", names(violating), names(ok))
 	}
 }
 
@@ -71,21 +101,34 @@ func TestSelectVictimsOnNode(t *testing.T) {
 		prio    int32
 		victims []string
 		reason  string
+		protect string // a pod a budget with no disruptions left covers
 	}{
 		// Needs 2 cpu of the 3 the low pods hold: low-b (the most
 		// important) is reprieved first and fits; low-a, then low-c,
 		// would not, so both go.
-		{"evicts the least important needed", 2000, 50, []string{"low-a", "low-c"}, ""},
-		{"one cpu needs one victim", 1000, 50, []string{"low-c"}, ""},
-		{"no lower priority pods", 1000, 1, nil, msgNoVictims},
-		{"does not fit even empty of lower pods", 4000, 50, nil, "Insufficient cpu"},
+		{"evicts the least important needed", 2000, 50, []string{"low-a", "low-c"}, "", ""},
+		{"one cpu needs one victim", 1000, 50, []string{"low-c"}, "", ""},
+		// low-c's budget allows no disruption: it is reprieved first, and
+		// the two others go instead.
+		{"spares a pod its budget protects", 2000, 50, []string{"low-b", "low-a"}, "", "low-c"},
+		{"no lower priority pods", 1000, 1, nil, msgNoVictims, ""},
+		{"does not fit even empty of lower pods", 4000, 50, nil, "Insufficient cpu", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := benchScheduler(t, 0, 0)
 			s.cache.addNode(node)
+			var pdbs []*policyv1.PodDisruptionBudget
 			for _, p := range existing {
-				s.cache.addPod(On(p.DeepCopy(), "n1"))
+				p = On(p.DeepCopy(), "n1")
+				if p.Name == tt.protect {
+					p.Labels = map[string]string{"app": "protected"}
+					pdbs = append(pdbs, &policyv1.PodDisruptionBudget{
+						ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "protected"},
+						Spec:       policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{MatchLabels: p.Labels}},
+					})
+				}
+				s.cache.addPod(p)
 			}
 			s.cache.updateSnapshot(s.snapshot)
 			pod := withPriority(testPod("preemptor", tt.cpu), tt.prio)
@@ -93,7 +136,7 @@ func TestSelectVictimsOnNode(t *testing.T) {
 			if st := s.profile.runPreFilters(context.Background(), c, s.snapshot.list); !st.IsSuccess() {
 				t.Fatal(st)
 			}
-			victims, st := s.selectVictimsOnNode(context.Background(), c, pod, s.snapshot.list[0])
+			victims, violations, st := s.selectVictimsOnNode(context.Background(), c, pod, s.snapshot.list[0], pdbs)
 			if tt.reason != "" {
 				if st.IsSuccess() || st.Message() != tt.reason {
 					t.Fatalf("status %+v, want %q", st, tt.reason)
@@ -107,8 +150,8 @@ func TestSelectVictimsOnNode(t *testing.T) {
 			for _, v := range victims {
 				names = append(names, v.Name)
 			}
-			if strings.Join(names, ",") != strings.Join(tt.victims, ",") {
-				t.Fatalf("victims %v, want %v", names, tt.victims)
+			if strings.Join(names, ",") != strings.Join(tt.victims, ",") || violations != 0 {
+				t.Fatalf("victims %v (%d violating), want %v", names, violations, tt.victims)
 			}
 		})
 	}

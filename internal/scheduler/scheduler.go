@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	policylisters "k8s.io/client-go/listers/policy/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -47,6 +48,7 @@ type Scheduler struct {
 	clock    clock.WithTicker
 
 	podLister corelisters.PodLister
+	pdbLister policylisters.PodDisruptionBudgetLister
 	synced    []toolscache.InformerSynced
 
 	cache    *cache
@@ -101,7 +103,11 @@ func New(cfg Config) (*Scheduler, error) {
 	if err := s.addEventHandlers(pods.Informer(), nodes.Informer()); err != nil {
 		return nil, err
 	}
-	s.synced = []toolscache.InformerSynced{pods.Informer().HasSynced, nodes.Informer().HasSynced, namespaces.Informer().HasSynced}
+	// Preemption prefers victims whose budgets allow the disruption.
+	pdbs := cfg.Informers.Policy().V1().PodDisruptionBudgets()
+	s.pdbLister = pdbs.Lister()
+	s.synced = []toolscache.InformerSynced{pods.Informer().HasSynced, nodes.Informer().HasSynced,
+		namespaces.Informer().HasSynced, pdbs.Informer().HasSynced}
 	return s, nil
 }
 
