@@ -46,7 +46,6 @@ type Controller struct {
 
 	pdbs         policylisters.PodDisruptionBudgetLister
 	pods         corelisters.PodLister
-	rcs          corelisters.ReplicationControllerLister
 	replicaSets  appslisters.ReplicaSetLister
 	deployments  appslisters.DeploymentLister
 	statefulSets appslisters.StatefulSetLister
@@ -90,12 +89,11 @@ func New(cfg Config) (*Controller, error) {
 	f := cfg.Informers
 	pdbInf := f.Policy().V1().PodDisruptionBudgets()
 	podInf := f.Core().V1().Pods()
-	rcInf := f.Core().V1().ReplicationControllers()
 	rsInf := f.Apps().V1().ReplicaSets()
 	dInf := f.Apps().V1().Deployments()
 	ssInf := f.Apps().V1().StatefulSets()
 	c.pdbs, c.pods = pdbInf.Lister(), podInf.Lister()
-	c.rcs, c.replicaSets, c.deployments, c.statefulSets = rcInf.Lister(), rsInf.Lister(), dInf.Lister(), ssInf.Lister()
+	c.replicaSets, c.deployments, c.statefulSets = rsInf.Lister(), dInf.Lister(), ssInf.Lister()
 
 	pdbReg, err := pdbInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -122,7 +120,9 @@ func New(cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("disruption: %w", err)
 	}
 	// The workload informers serve only the scale lookups, as upstream's.
-	c.synced = []cache.InformerSynced{pdbReg.HasSynced, podReg.HasSynced, rcInf.Informer().HasSynced,
+	// mini serves no ReplicationControllers, so none is watched: a cache
+	// of them would never sync.
+	c.synced = []cache.InformerSynced{pdbReg.HasSynced, podReg.HasSynced,
 		rsInf.Informer().HasSynced, dInf.Informer().HasSynced, ssInf.Informer().HasSynced}
 	return c, nil
 }

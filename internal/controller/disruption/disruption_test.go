@@ -106,8 +106,6 @@ func TestBudgetStatus(t *testing.T) {
 	drsRef := controllerRef("apps/v1", "ReplicaSet", drs)
 	ss := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "default", UID: "db-uid"},
 		Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](5)}}
-	rc := &corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Name: "old", Namespace: "default", UID: "old-uid"},
-		Spec: corev1.ReplicationControllerSpec{Replicas: ptr.To[int32](2)}}
 	int2, pct50, pct25 := intstr.FromInt32(2), intstr.FromString("50%"), intstr.FromString("25%")
 	for _, tc := range []struct {
 		name                                string
@@ -129,10 +127,10 @@ func TestBudgetStatus(t *testing.T) {
 		{name: "maxUnavailable 25% of a Deployment's 4 replicas with 3 pods", pdb: budget(nil, &pct25),
 			objs:    []runtime.Object{d, drs, pod("a", true, drsRef), pod("b", true, drsRef), pod("c", true, drsRef)},
 			healthy: 3, desired: 3, expected: 4, allowed: 0, reason: policyv1.InsufficientPodsReason},
-		{name: "maxUnavailable 2 of a StatefulSet and a ReplicationController", pdb: budget(nil, &int2),
-			objs: []runtime.Object{ss, rc, pod("db-0", true, controllerRef("apps/v1", "StatefulSet", ss)),
-				pod("db-1", true, controllerRef("apps/v1", "StatefulSet", ss)), pod("old-x", true, controllerRef("v1", "ReplicationController", rc))},
-			healthy: 3, desired: 5, expected: 7, allowed: 0, reason: policyv1.InsufficientPodsReason},
+		{name: "maxUnavailable 2 of a StatefulSet", pdb: budget(nil, &int2),
+			objs: []runtime.Object{ss, pod("db-0", true, controllerRef("apps/v1", "StatefulSet", ss)),
+				pod("db-1", true, controllerRef("apps/v1", "StatefulSet", ss))},
+			healthy: 2, desired: 3, expected: 5, allowed: 0, reason: policyv1.InsufficientPodsReason},
 		{name: "minAvailable 50% with unmanaged pods", pdb: budget(&pct50, nil),
 			objs:    []runtime.Object{pod("a", true, nil), pod("b", true, nil)},
 			healthy: 2, desired: 0, expected: 0, allowed: 0, reason: policyv1.InsufficientPodsReason, event: "Warning UnmanagedPods"},

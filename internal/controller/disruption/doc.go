@@ -8,7 +8,8 @@
 // and allows currentHealthy-desiredHealthy disruptions. An integer
 // minAvailable counts the pods that exist; a percentage, or any
 // maxUnavailable, is taken of the replicas the pods' controllers ask for
-// (ReplicaSet, Deployment, StatefulSet, ReplicationController), so that
+// (ReplicaSet, Deployment, StatefulSet; mini serves no
+// ReplicationControllers), so that
 // missing pods count as unavailable. An eviction records the pod it takes
 // in status.disruptedPods; the controller keeps the entry until the pod is
 // being deleted or two minutes have passed, and then no longer.

@@ -26,7 +26,7 @@ type finder func(ref *metav1.OwnerReference, namespace string) (*scaleOf, error)
 func (c *Controller) expectedScale(pods []*corev1.Pod) (int32, []string, error) {
 	scales := map[types.UID]int32{}
 	var unmanaged []string
-	finders := []finder{c.replicaSetScale, c.deploymentScale, c.rcScale, c.statefulSetScale}
+	finders := []finder{c.replicaSetScale, c.deploymentScale, c.statefulSetScale}
 	for _, pod := range pods {
 		ref := metav1.GetControllerOf(pod)
 		if ref == nil {
@@ -111,17 +111,6 @@ func (c *Controller) deploymentScale(ref *metav1.OwnerReference, namespace strin
 		return nil, nil //nolint:nilerr // not found: not this finder's pod
 	}
 	return &scaleOf{d.UID, ptr.Deref(d.Spec.Replicas, 1)}, nil
-}
-
-func (c *Controller) rcScale(ref *metav1.OwnerReference, namespace string) (*scaleOf, error) {
-	if ok, err := isKind(ref, "ReplicationController", ""); !ok || err != nil {
-		return nil, err
-	}
-	rc, err := c.rcs.ReplicationControllers(namespace).Get(ref.Name)
-	if err != nil || rc.UID != ref.UID {
-		return nil, nil //nolint:nilerr // not found: not this finder's pod
-	}
-	return &scaleOf{rc.UID, ptr.Deref(rc.Spec.Replicas, 1)}, nil
 }
 
 func (c *Controller) statefulSetScale(ref *metav1.OwnerReference, namespace string) (*scaleOf, error) {

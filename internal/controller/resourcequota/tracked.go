@@ -18,7 +18,8 @@ type tracked struct {
 
 // trackedResources are the resources quotas can count: those with quota
 // names of their own and the workloads users commonly cap with
-// count/<resource>.<group>.
+// count/<resource>.<group>. Only resources mini serves may be here: the
+// cache of another would never sync.
 func trackedResources(f informers.SharedInformerFactory) []tracked {
 	core, apps, batch := f.Core().V1(), f.Apps().V1(), f.Batch().V1()
 	return []tracked{
@@ -27,7 +28,6 @@ func trackedResources(f informers.SharedInformerFactory) []tracked {
 		{schema.GroupResource{Resource: "configmaps"}, core.ConfigMaps().Informer(), lister(core.ConfigMaps().Informer())},
 		{schema.GroupResource{Resource: "secrets"}, core.Secrets().Informer(), lister(core.Secrets().Informer())},
 		{schema.GroupResource{Resource: "persistentvolumeclaims"}, core.PersistentVolumeClaims().Informer(), lister(core.PersistentVolumeClaims().Informer())},
-		{schema.GroupResource{Resource: "replicationcontrollers"}, core.ReplicationControllers().Informer(), lister(core.ReplicationControllers().Informer())},
 		{schema.GroupResource{Resource: "resourcequotas"}, core.ResourceQuotas().Informer(), lister(core.ResourceQuotas().Informer())},
 		{schema.GroupResource{Group: "apps", Resource: "deployments"}, apps.Deployments().Informer(), lister(apps.Deployments().Informer())},
 		{schema.GroupResource{Group: "apps", Resource: "replicasets"}, apps.ReplicaSets().Informer(), lister(apps.ReplicaSets().Informer())},
