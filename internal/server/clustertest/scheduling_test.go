@@ -11,6 +11,28 @@ func TestUnschedulablePodEvent(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 3)
 	c.kubectl("taint", "node", "sim-0", "dedicated=gpu:NoSchedule")
+	// Two pods of equal priority take 2 of the 8 CPUs of sim-1 and sim-2.
+	c.apply(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: filler
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: filler}
+  template:
+    metadata:
+      labels: {app: filler}
+    spec:
+      containers:
+      - name: main
+        image: busybox
+        resources:
+          requests: {cpu: "2"}
+`)
+	c.kubectl("rollout", "status", "deployment/filler", "--timeout=60s")
+	mustMatch(t, c.kubectl("get", "pods", "-l", "app=filler", "-o", "jsonpath={range .items[*]}{.spec.nodeName}{\"\\n\"}{end}", "--sort-by=.spec.nodeName"),
+		`^sim-1\nsim-2\n$`)
 	c.apply(`apiVersion: v1
 kind: Pod
 metadata:
@@ -20,7 +42,7 @@ spec:
   - name: main
     image: busybox
     resources:
-      requests: {cpu: "9"}
+      requests: {cpu: "7"}
 `)
 	want := `0/3 nodes are available: 1 node\(s\) had untolerated taint \{dedicated: gpu\}, 2 Insufficient cpu\. ` +
 		`preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod\.`
