@@ -10,6 +10,7 @@ import (
 	"mini.dev/mini/internal/controller/cronjob"
 	"mini.dev/mini/internal/controller/daemonset"
 	"mini.dev/mini/internal/controller/deployment"
+	"mini.dev/mini/internal/controller/disruption"
 	"mini.dev/mini/internal/controller/endpoints"
 	"mini.dev/mini/internal/controller/endpointslice"
 	"mini.dev/mini/internal/controller/garbagecollector"
@@ -20,6 +21,7 @@ import (
 	"mini.dev/mini/internal/controller/nodelifecycle/tainteviction"
 	"mini.dev/mini/internal/controller/podgc"
 	"mini.dev/mini/internal/controller/replicaset"
+	"mini.dev/mini/internal/controller/resourcequota"
 	"mini.dev/mini/internal/controller/rootcacert"
 	"mini.dev/mini/internal/controller/serviceaccount"
 	"mini.dev/mini/internal/controller/statefulset"
@@ -114,6 +116,14 @@ func (e *buildEnv) controllers() ([]component, error) {
 		{"root-ca-certificate-publisher-controller", func() (runnable, error) {
 			return rootcacert.New(rootcacert.Config{Client: h.client, Informers: h.informers,
 				Recorder: h.recorder("root-ca-cert-publisher"), Logger: log, Clock: clk, RootCA: cfg.RootCA})
+		}},
+		{"disruption-controller", func() (runnable, error) {
+			return disruption.New(disruption.Config{Client: h.client, Informers: h.informers, Recorder: h.recorder("controllermanager"),
+				Logger: log, Clock: clk})
+		}},
+		{"resourcequota-controller", func() (runnable, error) {
+			return resourcequota.New(resourcequota.Config{Client: h.client, Informers: h.informers,
+				Recorder: h.recorder("resource-quota-controller"), Logger: log, Clock: clk})
 		}},
 		{"pod-garbage-collector-controller", func() (runnable, error) {
 			return podgc.New(podgc.Config{Client: h.client, Informers: h.informers, Logger: log, Clock: clk})
