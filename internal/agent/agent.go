@@ -187,6 +187,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Warn("adopting runtime pods", "err", err)
 	}
 
+	// A source that fails ends the agent: its other goroutines run until
+	// their context ends, so they get one of their own to cancel.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	wg.Go(func() {
@@ -200,6 +204,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	case <-a.synced:
 	case <-ctx.Done():
 	case err := <-errc:
+		cancel()
 		a.queue.ShutDown()
 		wg.Wait()
 		return err
@@ -212,6 +217,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	cancel()
 	a.queue.ShutDown()
 	wg.Wait()
 	return err

@@ -395,3 +395,44 @@ func TestVanishedPodIsRemoved(t *testing.T) {
 		return len(sbs) == 0
 	})
 }
+
+// failingSource delivers the initial sync (when synced is set) and then
+// fails, as a source whose watch can no longer be served would.
+type failingSource struct{ synced bool }
+
+func (s failingSource) Run(_ context.Context, h Handler) error {
+	if s.synced {
+		h.OnSynced()
+	}
+	return fmt.Errorf("source broke")
+}
+
+// TestRunEndsWhenSourceFails: Run returns the source's error instead of
+// waiting forever for the heartbeat and relist loops, which only stop
+// with their context.
+func TestRunEndsWhenSourceFails(t *testing.T) {
+	for _, synced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("synced=%v", synced), func(t *testing.T) {
+			clk := testingclock.NewFakeClock(epoch)
+			rt, _ := sim.New(sim.Config{Clock: clk})
+			a, err := New(Config{Client: fake.NewSimpleClientset(), NodeName: testNode, Runtime: rt, Clock: clk,
+				Source: failingSource{synced: synced},
+				Node:   NodeConfig{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: testNodeIP}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- a.Run(ctx) }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "source broke") {
+					t.Errorf("Run = %v, want the source's error", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return after its source failed")
+			}
+		})
+	}
+}
