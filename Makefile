@@ -3,6 +3,8 @@
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/mini
 DATA_DIR ?= /var/lib/mini
+# Simulated nodes for `make run`, until the node agent on containerd lands.
+SIM_NODES ?= 3
 FUZZTIME ?= 10s
 # The bundled kubectl reports the Kubernetes release of the pinned modules
 # (k8s.io/* v0.X.Y is Kubernetes v1.X.Y).
@@ -20,7 +22,7 @@ build:
 
 run: build
 	scripts/install-deps.sh run
-	$(BIN) server --data-dir $(DATA_DIR)
+	$(BIN) server --data-dir $(DATA_DIR) --sim-nodes $(SIM_NODES)
 
 # Every test: vet, the unit and integration tests under the race detector
 # (including the SIGKILL crash test), then a short fuzzing run per target.

@@ -96,6 +96,13 @@ func (s *Server) createObject(ctx context.Context, res *registry.Resource, names
 	if err != nil {
 		return nil, err
 	}
+	// LimitRanger defaults and limits, after the resource's own
+	// admission (which adds the defaults it depends on), as upstream
+	// orders its plugins.
+	if err := s.admitLimitRanges(ctx, res, obj); err != nil {
+		undo()
+		return nil, err
+	}
 	created, err := s.storeNew(ctx, res, m, obj, opts)
 	if err != nil || opts.dry {
 		undo()
@@ -116,6 +123,11 @@ func (s *Server) storeNew(ctx context.Context, res *registry.Resource, m metav1.
 		return nil, err
 	}
 	if err := s.checkEscalation(ctx, res, obj); err != nil {
+		return nil, err
+	}
+	// ResourceQuota last, once nothing else can refuse the object: it
+	// charges the quota.
+	if err := s.admitQuota(ctx, res, obj, opts.dry); err != nil {
 		return nil, err
 	}
 	if opts.dry {
