@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -61,6 +62,16 @@ func ErrorLevel(f func(error) slog.Level) Option { return func(o *options) { o.l
 // an error from f is returned by Run.
 func OnSynced(f func(context.Context) error) Option {
 	return func(o *options) { o.onSynced = f }
+}
+
+// ConflictsAtDebug is an ErrorLevel for controllers that write from a
+// cache: a conflict only means the cache was stale, and the retry reads a
+// fresh one, so it is logged at Debug; other errors at Info.
+func ConflictsAtDebug(err error) slog.Level {
+	if apierrors.IsConflict(err) {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 func newOptions(opts []Option) *options {

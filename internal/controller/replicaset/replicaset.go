@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -17,10 +15,10 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
 	"mini.dev/mini/internal/controller/owned"
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // burstReplicas caps the pods created or deleted in one sync, as
@@ -55,7 +53,7 @@ type Controller struct {
 	podLister corelisters.PodLister
 	synced    []cache.InformerSynced
 
-	queue        workqueue.TypedRateLimitingInterface[string]
+	queue        reconcile.Queue
 	expectations *owned.TrackedExpectations
 }
 
@@ -76,17 +74,16 @@ func New(cfg Config) (*Controller, error) {
 	rsInf := cfg.Informers.Apps().V1().ReplicaSets()
 	podInf := cfg.Informers.Core().V1().Pods()
 	c := &Controller{
-		client:    cfg.Client,
-		recorder:  cfg.Recorder,
-		log:       cfg.Logger.With("component", "replicaset-controller"),
-		clock:     cfg.Clock,
-		workers:   cfg.Workers,
-		kind:      controllerKind,
-		rsLister:  rsInf.Lister(),
-		podLister: podInf.Lister(),
-		synced:    []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset", Clock: cfg.Clock}),
+		client:       cfg.Client,
+		recorder:     cfg.Recorder,
+		log:          cfg.Logger.With("component", "replicaset-controller"),
+		clock:        cfg.Clock,
+		workers:      cfg.Workers,
+		kind:         controllerKind,
+		rsLister:     rsInf.Lister(),
+		podLister:    podInf.Lister(),
+		synced:       []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
+		queue:        reconcile.NewQueue("replicaset", cfg.Clock),
 		expectations: owned.NewTrackedExpectations(cfg.Clock),
 	}
 	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -108,41 +105,8 @@ func New(cfg Config) (*Controller, error) {
 
 // Run syncs ReplicaSets until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	c.log.Info("started", "workers", c.workers)
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		level := slog.LevelInfo
-		if apierrors.IsConflict(err) {
-			level = slog.LevelDebug // a stale cache: the retry reads a fresh one
-		}
-		c.log.Log(ctx, level, "sync failed, retrying", "replicaset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return reconcile.Run(ctx, c.queue, c.workers, c.synced, c.sync, c.log,
+		reconcile.KeyName("replicaset"), reconcile.ErrorLevel(reconcile.ConflictsAtDebug))
 }
 
 func (c *Controller) enqueue(rs *appsv1.ReplicaSet) {
