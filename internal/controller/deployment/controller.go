@@ -5,19 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // controllerKind is what the ReplicaSets' controller references name.
@@ -48,7 +47,7 @@ type Controller struct {
 	podLister corelisters.PodLister
 	synced    []cache.InformerSynced
 
-	queue workqueue.TypedRateLimitingInterface[string]
+	queue reconcile.Queue
 }
 
 // New builds the controller and registers its informer event handlers.
@@ -78,8 +77,7 @@ func New(cfg Config) (*Controller, error) {
 		rsLister:  rsInf.Lister(),
 		podLister: podInf.Lister(),
 		synced:    []cache.InformerSynced{dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment", Clock: cfg.Clock}),
+		queue:     reconcile.NewQueue("deployment", cfg.Clock),
 	}
 	handlers := []struct {
 		inf cache.SharedIndexInformer
@@ -99,41 +97,8 @@ func New(cfg Config) (*Controller, error) {
 
 // Run syncs Deployments until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	c.log.Info("started", "workers", c.workers)
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		level := slog.LevelInfo
-		if apierrors.IsConflict(err) {
-			level = slog.LevelDebug // a stale cache: the retry reads a fresh one
-		}
-		c.log.Log(ctx, level, "sync failed, retrying", "deployment", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return reconcile.Run(ctx, c.queue, c.workers, c.synced, c.sync, c.log,
+		reconcile.KeyName("deployment"), reconcile.ErrorLevel(reconcile.ConflictsAtDebug))
 }
 
 func (c *Controller) enqueue(d *appsv1.Deployment) {
