@@ -5,19 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // Config configures the controller.
@@ -47,7 +46,7 @@ type Controller struct {
 	pvcLister corelisters.PersistentVolumeClaimLister
 	synced    []cache.InformerSynced
 
-	queue workqueue.TypedRateLimitingInterface[string]
+	queue reconcile.Queue
 }
 
 // New builds the controller and registers its informer event handlers.
@@ -70,8 +69,7 @@ func New(cfg Config) (*Controller, error) {
 		log:      cfg.Logger.With("component", "statefulset-controller"),
 		clock:    cfg.Clock,
 		workers:  cfg.Workers,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "statefulset", Clock: cfg.Clock}),
+		queue:    reconcile.NewQueue("statefulset", cfg.Clock),
 	}
 	apps, core := cfg.Informers.Apps().V1(), cfg.Informers.Core().V1()
 	setInf, revInf, podInf, pvcInf := apps.StatefulSets(), apps.ControllerRevisions(), core.Pods(), core.PersistentVolumeClaims()
@@ -107,40 +105,7 @@ func New(cfg Config) (*Controller, error) {
 
 // Run syncs stateful sets until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	c.log.Info("started")
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Warn("sync failed, will retry", "statefulset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return reconcile.Run(ctx, c.queue, c.workers, c.synced, c.sync, c.log, reconcile.KeyName("statefulset"))
 }
 
 func (c *Controller) enqueue(obj any) {
