@@ -15,8 +15,9 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // DefaultWorkers is how many pods are evicted in parallel.
@@ -49,7 +50,7 @@ type Controller struct {
 	synced   []cache.InformerSynced
 	// queue holds pod keys; a pod whose eviction is due later is added
 	// back with a delay.
-	queue workqueue.TypedRateLimitingInterface[string]
+	queue reconcile.Queue
 
 	mu sync.Mutex
 	// scheduled are the pods with an eviction pending, and since when:
@@ -82,9 +83,7 @@ func New(cfg Config) (*Controller, error) {
 		clock:     cfg.Clock,
 		workers:   cfg.Workers,
 		scheduled: map[string]time.Time{},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "taint_eviction", Clock: cfg.Clock}),
+		queue:     reconcile.NewQueue("taint_eviction", cfg.Clock),
 	}
 	podInf := cfg.Informers.Core().V1().Pods()
 	nodeInf := cfg.Informers.Core().V1().Nodes()
@@ -152,35 +151,5 @@ func (c *Controller) enqueueNodePods(obj any) {
 
 // Run evicts until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	c.log.Info("starting")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Warn("evicting pod failed; retrying", "pod", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return reconcile.Run(ctx, c.queue, c.workers, c.synced, c.sync, c.log, reconcile.KeyName("pod"))
 }
