@@ -14,8 +14,9 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // DefaultServiceAccountName is the account ensured in every namespace.
@@ -40,7 +41,7 @@ type Controller struct {
 	namespaces corelisters.NamespaceLister
 	accounts   corelisters.ServiceAccountLister
 	synced     []cache.InformerSynced
-	queue      workqueue.TypedRateLimitingInterface[string]
+	queue      reconcile.Queue
 }
 
 // New registers the controller's informer handlers; it starts nothing.
@@ -57,8 +58,7 @@ func New(cfg Config) (*Controller, error) {
 	c := &Controller{
 		client: cfg.Client,
 		log:    cfg.Logger.With("component", "serviceaccount-controller"),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "serviceaccount", Clock: cfg.Clock}),
+		queue:  reconcile.NewQueue("serviceaccount", cfg.Clock),
 	}
 	namespaces := cfg.Informers.Core().V1().Namespaces()
 	accounts := cfg.Informers.Core().V1().ServiceAccounts()
@@ -81,36 +81,7 @@ func New(cfg Config) (*Controller, error) {
 
 // Run ensures accounts until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	c.log.Info("starting")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for c.processNext(ctx) {
-		}
-	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
-	<-done
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Warn("ensuring service accounts failed; retrying", "namespace", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return reconcile.Run(ctx, c.queue, 1, c.synced, c.sync, c.log, reconcile.KeyName("namespace"))
 }
 
 func (c *Controller) enqueueNamespace(obj any) {
