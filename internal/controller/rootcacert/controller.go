@@ -15,8 +15,9 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // Upstream's names and words, which clients and kubelets rely on.
@@ -50,7 +51,7 @@ type Publisher struct {
 	namespaces corelisters.NamespaceLister
 	configMaps corelisters.ConfigMapLister
 	synced     []cache.InformerSynced
-	queue      workqueue.TypedRateLimitingInterface[string]
+	queue      reconcile.Queue
 }
 
 // New registers the publisher's informer handlers; it starts nothing.
@@ -71,8 +72,7 @@ func New(cfg Config) (*Publisher, error) {
 		client: cfg.Client,
 		log:    cfg.Logger.With("component", "root-ca-cert-publisher"),
 		rootCA: string(cfg.RootCA),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "root_ca_cert_publisher", Clock: cfg.Clock}),
+		queue:  reconcile.NewQueue("root_ca_cert_publisher", cfg.Clock),
 	}
 	namespaces := cfg.Informers.Core().V1().Namespaces()
 	configMaps := cfg.Informers.Core().V1().ConfigMaps()
@@ -95,36 +95,7 @@ func New(cfg Config) (*Publisher, error) {
 
 // Run publishes until ctx ends.
 func (p *Publisher) Run(ctx context.Context) error {
-	defer p.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), p.synced...) {
-		return nil
-	}
-	p.log.Info("starting")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for p.processNext(ctx) {
-		}
-	}()
-	<-ctx.Done()
-	p.queue.ShutDown()
-	<-done
-	return nil
-}
-
-func (p *Publisher) processNext(ctx context.Context) bool {
-	key, quit := p.queue.Get()
-	if quit {
-		return false
-	}
-	defer p.queue.Done(key)
-	if err := p.sync(ctx, key); err != nil {
-		p.log.Warn("publishing the root CA failed; retrying", "namespace", key, "err", err)
-		p.queue.AddRateLimited(key)
-		return true
-	}
-	p.queue.Forget(key)
-	return true
+	return reconcile.Run(ctx, p.queue, 1, p.synced, p.sync, p.log, reconcile.KeyName("namespace"))
 }
 
 func (p *Publisher) enqueueNamespace(obj any) {
