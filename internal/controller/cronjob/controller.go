@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -15,8 +14,9 @@ import (
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // Config configures the controller.
@@ -44,7 +44,7 @@ type Controller struct {
 	cronJobLister batchlisters.CronJobLister
 	jobLister     batchlisters.JobLister
 	synced        []cache.InformerSynced
-	queue         workqueue.TypedRateLimitingInterface[string]
+	queue         reconcile.Queue
 }
 
 // New builds the controller and registers its informer handlers; it starts
@@ -73,9 +73,7 @@ func New(cfg Config) (*Controller, error) {
 		cronJobLister: cronJobs.Lister(),
 		jobLister:     jobs.Lister(),
 		synced:        []cache.InformerSynced{cronJobs.Informer().HasSynced, jobs.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: cfg.Clock}),
+		queue:         reconcile.NewQueue("cronjob", cfg.Clock),
 	}
 	if _, err := cronJobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -96,44 +94,17 @@ func New(cfg Config) (*Controller, error) {
 
 // Run syncs cron jobs until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	c.log.Info("started")
-	var wg sync.WaitGroup
-	for i := 0; i < c.workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
+	return reconcile.Run(ctx, c.queue, c.workers, c.synced, c.syncAndRequeue, c.log, reconcile.KeyName("cronjob"))
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
+// syncAndRequeue syncs key and, when the schedule asks for it, queues it
+// again for the next time it is due.
+func (c *Controller) syncAndRequeue(ctx context.Context, key string) error {
 	requeueAfter, err := c.sync(ctx, key)
-	switch {
-	case err != nil:
-		c.log.Warn("sync failed; retrying", "cronjob", key, "err", err)
-		c.queue.AddRateLimited(key)
-	case requeueAfter != nil:
-		c.queue.Forget(key)
+	if err == nil && requeueAfter != nil {
 		c.queue.AddAfter(key, *requeueAfter)
-	default:
-		c.queue.Forget(key)
 	}
-	return true
+	return err
 }
 
 func (c *Controller) enqueue(obj any) {
