@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -14,10 +13,11 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
 	"mini.dev/mini/internal/controller/endpointslice/endpointutil"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // Upstream's limits: a service is retried this many times before it is
@@ -54,7 +54,7 @@ type Controller struct {
 	endpoints corelisters.EndpointsLister
 	synced    []cache.InformerSynced
 
-	queue   workqueue.TypedRateLimitingInterface[string]
+	queue   reconcile.Queue
 	trigger *endpointutil.TriggerTimeTracker
 	stale   *staleTracker
 }
@@ -81,10 +81,9 @@ func New(cfg Config) (*Controller, error) {
 		recorder: cfg.Recorder,
 		log:      cfg.Logger.With("component", "endpoint-controller"),
 		workers:  cfg.Workers,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint", Clock: cfg.Clock}),
-		trigger: endpointutil.NewTriggerTimeTracker(),
-		stale:   newStaleTracker(),
+		queue:    reconcile.NewQueue("endpoint", cfg.Clock),
+		trigger:  endpointutil.NewTriggerTimeTracker(),
+		stale:    newStaleTracker(),
 	}
 	services := cfg.Informers.Core().V1().Services()
 	pods := cfg.Informers.Core().V1().Pods()
@@ -119,23 +118,10 @@ func New(cfg Config) (*Controller, error) {
 
 // Run syncs services until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	c.log.Info("starting")
-	c.enqueueLeftovers()
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
+	return reconcile.Run(ctx, c.queue, c.workers, c.synced, c.sync, c.log,
+		reconcile.KeyName("service"), reconcile.MaxRetries(maxRetries),
+		reconcile.ErrorLevel(func(error) slog.Level { return slog.LevelDebug }),
+		reconcile.OnSynced(func(context.Context) error { c.enqueueLeftovers(); return nil }))
 }
 
 // enqueueLeftovers queues every existing Endpoints once at start: one
@@ -154,26 +140,6 @@ func (c *Controller) enqueueLeftovers() {
 		}
 		c.enqueueObject(ep)
 	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case c.queue.NumRequeues(key) < maxRetries:
-		c.log.Debug("error syncing endpoints, retrying", "service", key, "err", err)
-		c.queue.AddRateLimited(key)
-	default:
-		c.log.Warn("dropping service out of the queue", "service", key, "err", err)
-		c.queue.Forget(key)
-	}
-	return true
 }
 
 func (c *Controller) enqueueObject(obj any) {
