@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +18,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"mini.dev/mini/internal/controller/endpointslice/endpointutil"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 const (
@@ -71,7 +72,7 @@ type Controller struct {
 	slices   discoverylisters.EndpointSliceLister
 	synced   []cache.InformerSynced
 
-	queue   workqueue.TypedRateLimitingInterface[string]
+	queue   reconcile.Queue
 	trigger *endpointutil.TriggerTimeTracker
 	tracker *tracker
 }
@@ -102,9 +103,8 @@ func New(cfg Config) (*Controller, error) {
 		log:                  cfg.Logger.With("component", "endpointslice-controller"),
 		workers:              cfg.Workers,
 		maxEndpointsPerSlice: cfg.MaxEndpointsPerSlice,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](minSyncBackoff, maxSyncBackoff),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint_slice", Clock: cfg.Clock}),
+		queue: reconcile.NewQueueWithLimiter("endpoint_slice", cfg.Clock,
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](minSyncBackoff, maxSyncBackoff)),
 		trigger: endpointutil.NewTriggerTimeTracker(),
 		tracker: newTracker(),
 	}
@@ -148,46 +148,17 @@ func New(cfg Config) (*Controller, error) {
 
 // Run syncs services until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	c.log.Info("starting")
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
+	return reconcile.Run(ctx, c.queue, c.workers, c.synced, c.sync, c.log,
+		reconcile.KeyName("service"), reconcile.MaxRetries(maxRetries), reconcile.ErrorLevel(syncErrorLevel))
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
+// syncErrorLevel logs a sync that only found the informer cache behind the
+// controller's own writes at Debug: the retry will see them.
+func syncErrorLevel(err error) slog.Level {
+	if errors.Is(err, errStaleCache) {
+		return slog.LevelDebug
 	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case c.queue.NumRequeues(key) < maxRetries:
-		if errors.Is(err, errStaleCache) {
-			c.log.Debug("informer cache behind own writes; retrying", "service", key)
-		} else {
-			c.log.Info("error syncing endpoint slices for service, retrying", "service", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-	default:
-		c.log.Warn("retry budget exceeded, dropping service out of the queue", "service", key, "err", err)
-		c.queue.Forget(key)
-	}
-	return true
+	return slog.LevelInfo
 }
 
 func (c *Controller) enqueueService(obj any) {
