@@ -9,7 +9,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -17,10 +16,11 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
 	"mini.dev/mini/internal/controller/owned"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // Config configures the controller.
@@ -57,7 +57,7 @@ type Controller struct {
 	nodeLister corelisters.NodeLister
 	synced     []cache.InformerSynced
 
-	queue        workqueue.TypedRateLimitingInterface[string]
+	queue        reconcile.Queue
 	expectations *owned.Expectations
 	// failedBackoff spaces out the deletion of failed pods per set and
 	// node: a kubelet that keeps rejecting a pod must not make us hot-loop.
@@ -83,13 +83,12 @@ func New(cfg Config) (*Controller, error) {
 		cfg.Workers = 2
 	}
 	c := &Controller{
-		client:   cfg.Client,
-		recorder: cfg.Recorder,
-		log:      cfg.Logger.With("component", "daemonset-controller"),
-		clock:    cfg.Clock,
-		workers:  cfg.Workers,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "daemonset", Clock: cfg.Clock}),
+		client:        cfg.Client,
+		recorder:      cfg.Recorder,
+		log:           cfg.Logger.With("component", "daemonset-controller"),
+		clock:         cfg.Clock,
+		workers:       cfg.Workers,
+		queue:         reconcile.NewQueue("daemonset", cfg.Clock),
 		expectations:  owned.NewExpectations(cfg.Clock),
 		failedBackoff: flowcontrol.NewFakeBackOff(time.Second, 15*time.Minute, cfg.Clock),
 		deleting:      map[string]map[string]bool{},
@@ -133,49 +132,24 @@ func New(cfg Config) (*Controller, error) {
 
 // Run syncs daemon sets until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	c.log.Info("started")
 	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
+	defer wg.Wait()
+	wg.Go(func() { c.gcFailedBackoff(ctx) })
+	return reconcile.Run(ctx, c.queue, c.workers, c.synced, c.sync, c.log, reconcile.KeyName("daemonset"))
+}
+
+// gcFailedBackoff forgets expired failed-pod backoffs until ctx ends.
+func (c *Controller) gcFailedBackoff(ctx context.Context) {
 	ticker := c.clock.NewTicker(backoffGCInterval)
 	defer ticker.Stop()
-	for done := false; !done; {
+	for {
 		select {
 		case <-ctx.Done():
-			done = true
+			return
 		case <-ticker.C():
 			c.failedBackoff.GC()
 		}
 	}
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Warn("sync failed, will retry", "daemonset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
 }
 
 func (c *Controller) enqueueAfter(ds *appsv1.DaemonSet, d time.Duration) {
