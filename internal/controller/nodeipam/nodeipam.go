@@ -16,7 +16,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // Defaults, as upstream's --node-cidr-mask-size-ipv4/-ipv6.
@@ -47,7 +48,7 @@ type Controller struct {
 	log      *slog.Logger
 	nodes    corelisters.NodeLister
 	synced   cache.InformerSynced
-	queue    workqueue.TypedRateLimitingInterface[string]
+	queue    reconcile.Queue
 
 	mu        sync.Mutex
 	sets      []*cidrSet                // one per cluster CIDR, in the configured order
@@ -75,9 +76,7 @@ func New(cfg Config) (*Controller, error) {
 		log:       cfg.Logger.With("component", "node-ipam-controller"),
 		sets:      sets,
 		allocated: map[string][]netip.Prefix{},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodeipam"}),
+		queue:     reconcile.NewQueue("nodeipam", nil),
 	}
 	inf := cfg.Informers.Core().V1().Nodes()
 	c.nodes = inf.Lister()
@@ -149,13 +148,14 @@ func (c *Controller) enqueue(obj any) {
 // Run waits for the node cache, marks the subnets existing nodes hold, and
 // then allocates until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	c.log.Info("starting")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return nil
-	}
-	// Every subnet in use must be known before the first one is handed
-	// out, or a node processed early could get a later node's subnet.
+	return reconcile.Run(ctx, c.queue, 1, []cache.InformerSynced{c.synced}, c.sync, c.log,
+		reconcile.KeyName("node"), reconcile.OnSynced(c.occupyAll))
+}
+
+// occupyAll marks every subnet in use. Every one must be known before the
+// first is handed out, or a node processed early could get a later node's
+// subnet.
+func (c *Controller) occupyAll(context.Context) error {
 	nodes, err := c.nodes.List(labelsEverything())
 	if err != nil {
 		return fmt.Errorf("nodeipam: list nodes: %w", err)
@@ -163,28 +163,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	for _, n := range nodes {
 		c.occupy(n)
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	for c.processNext(ctx) {
-	}
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Warn("allocating node CIDR failed; retrying", "node", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
 }
 
 // retryFull paces retries when the range is exhausted: a node deletion may
