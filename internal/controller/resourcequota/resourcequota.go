@@ -17,10 +17,11 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
 	"mini.dev/mini/internal/controller/resourcequota/usage"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // DefaultResyncPeriod is upstream's --resource-quota-sync-period.
@@ -48,7 +49,7 @@ type Controller struct {
 	quotas  corelisters.ResourceQuotaLister
 	tracked []tracked
 	synced  []cache.InformerSynced
-	queue   workqueue.TypedRateLimitingInterface[string]
+	queue   reconcile.Queue
 }
 
 // New registers the event handlers on the shared informers; it starts
@@ -75,8 +76,7 @@ func New(cfg Config) (*Controller, error) {
 		log:      cfg.Logger.With("component", "resourcequota-controller"),
 		clock:    cfg.Clock,
 		resync:   cfg.ResyncPeriod,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "resourcequota"}),
+		queue:    reconcile.NewQueue("resourcequota", nil),
 	}
 	qInf := cfg.Informers.Core().V1().ResourceQuotas()
 	c.quotas = qInf.Lister()
@@ -156,19 +156,8 @@ func (c *Controller) replenish(gr schema.GroupResource, obj any) {
 
 // Run recounts quotas until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	c.log.Info("starting")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	go c.resyncLoop(ctx)
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	for c.processNext(ctx) {
-	}
-	return nil
+	return reconcile.Run(ctx, c.queue, 1, c.synced, c.sync, c.log, reconcile.KeyName("quota"),
+		reconcile.OnSynced(func(ctx context.Context) error { go c.resyncLoop(ctx); return nil }))
 }
 
 // resyncLoop queues every quota each resync period, so that whatever the
@@ -190,19 +179,4 @@ func (c *Controller) resyncLoop(ctx context.Context) {
 			c.enqueue(q)
 		}
 	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Warn("syncing ResourceQuota failed; retrying", "quota", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
 }
