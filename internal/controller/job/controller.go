@@ -22,6 +22,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"mini.dev/mini/internal/controller/owned"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // Config configures the controller.
@@ -52,8 +54,8 @@ type Controller struct {
 
 	// queue holds "namespace/name" of jobs; orphans holds pods that keep
 	// the tracking finalizer while their job is gone or finished.
-	queue   workqueue.TypedRateLimitingInterface[string]
-	orphans workqueue.TypedRateLimitingInterface[string]
+	queue   reconcile.Queue
+	orphans reconcile.Queue
 
 	expectations *owned.Expectations
 	finalizers   *uidExpectations
@@ -88,12 +90,10 @@ func New(cfg Config) (*Controller, error) {
 		podLister: pods.Lister(),
 		synced:    []cache.InformerSynced{jobs.Informer().HasSynced, pods.Informer().HasSynced},
 		// Upstream retries API errors from 1 s doubling to 1 min.
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](DefaultJobAPIBackOff, MaxJobAPIBackOff),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job", Clock: cfg.Clock}),
-		orphans: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](DefaultJobAPIBackOff, MaxJobAPIBackOff),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job_orphan_pod", Clock: cfg.Clock}),
+		queue: reconcile.NewQueueWithLimiter("job", cfg.Clock,
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](DefaultJobAPIBackOff, MaxJobAPIBackOff)),
+		orphans: reconcile.NewQueueWithLimiter("job_orphan_pod", cfg.Clock,
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](DefaultJobAPIBackOff, MaxJobAPIBackOff)),
 		expectations: owned.NewExpectations(cfg.Clock),
 		finalizers:   newUIDExpectations(),
 		backoff:      newBackoffStore(),
@@ -118,47 +118,16 @@ func New(cfg Config) (*Controller, error) {
 
 // Run syncs jobs until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
+	// One worker for the orphan pods, started with the others once the
+	// caches sync and stopped after them.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer c.orphans.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+	startOrphans := func(ctx context.Context) error {
+		wg.Go(func() { reconcile.Work(ctx, c.orphans, c.syncOrphanPod, c.log) })
 		return nil
 	}
-	c.log.Info("started")
-	var wg sync.WaitGroup
-	for i := 0; i < c.workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.process(ctx, c.queue, c.sync) {
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for c.process(ctx, c.orphans, c.syncOrphanPod) {
-		}
-	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
-	c.orphans.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) process(ctx context.Context, q workqueue.TypedRateLimitingInterface[string], sync func(context.Context, string) error) bool {
-	key, quit := q.Get()
-	if quit {
-		return false
-	}
-	defer q.Done(key)
-	if err := sync(ctx, key); err != nil {
-		c.log.Warn("sync failed; retrying", "key", key, "err", err)
-		q.AddRateLimited(key)
-		return true
-	}
-	q.Forget(key)
-	return true
+	return reconcile.Run(ctx, c.queue, c.workers, c.synced, c.sync, c.log, reconcile.OnSynced(startOrphans))
 }
 
 func (c *Controller) enqueue(obj any, after time.Duration) {
