@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,8 +18,9 @@ import (
 	policylisters "k8s.io/client-go/listers/policy/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // DeletionTimeout is how long an eviction's entry in status.disruptedPods
@@ -52,10 +54,10 @@ type Controller struct {
 	synced       []cache.InformerSynced
 
 	// queue holds the budgets to sync, by namespace/name.
-	queue workqueue.TypedRateLimitingInterface[string]
+	queue reconcile.Queue
 	// stale holds the pods whose DisruptionTarget condition may be
 	// stale (stale.go).
-	stale workqueue.TypedRateLimitingInterface[string]
+	stale reconcile.Queue
 }
 
 // New registers the event handlers on the shared informers; it starts
@@ -73,18 +75,14 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	qcfg := workqueue.TypedRateLimitingQueueConfig[string]{Name: "disruption"}
-	scfg := workqueue.TypedRateLimitingQueueConfig[string]{Name: "disruption_recheck"}
-	if tc, ok := cfg.Clock.(clock.WithTicker); ok {
-		qcfg.Clock, scfg.Clock = tc, tc
-	}
+	tc, _ := cfg.Clock.(clock.WithTicker) // nil: the queues use the real clock
 	c := &Controller{
 		client:   cfg.Client,
 		recorder: cfg.Recorder,
 		log:      cfg.Logger.With("component", "disruption-controller"),
 		clock:    cfg.Clock,
-		queue:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), qcfg),
-		stale:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), scfg),
+		queue:    reconcile.NewQueue("disruption", tc),
+		stale:    reconcile.NewQueue("disruption_recheck", tc),
 	}
 	f := cfg.Informers
 	pdbInf := f.Policy().V1().PodDisruptionBudgets()
@@ -174,40 +172,14 @@ func (c *Controller) budgetsFor(pod *corev1.Pod) []*policyv1.PodDisruptionBudget
 
 // Run syncs budgets until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
+	// One worker for stale disruption conditions, started with the PDB
+	// worker once the caches sync and stopped after it.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer c.stale.ShutDown()
-	c.log.Info("starting")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+	startStale := func(ctx context.Context) error {
+		wg.Go(func() { reconcile.Work(ctx, c.stale, c.syncStale, c.log, reconcile.KeyName("pod")) })
 		return nil
 	}
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-		c.stale.ShutDown()
-	}()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for c.processNextStale(ctx) {
-		}
-	}()
-	for c.processNext(ctx) {
-	}
-	<-done
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Warn("syncing PodDisruptionBudget failed; retrying", "pdb", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return reconcile.Run(ctx, c.queue, 1, c.synced, c.sync, c.log, reconcile.KeyName("pdb"), reconcile.OnSynced(startStale))
 }

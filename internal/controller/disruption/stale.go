@@ -83,18 +83,3 @@ func (c *Controller) syncStale(ctx context.Context, key string) error {
 	}
 	return err
 }
-
-func (c *Controller) processNextStale(ctx context.Context) bool {
-	key, quit := c.stale.Get()
-	if quit {
-		return false
-	}
-	defer c.stale.Done(key)
-	if err := c.syncStale(ctx, key); err != nil {
-		c.log.Warn("clearing a stale disruption condition failed; retrying", "pod", key, "err", err)
-		c.stale.AddRateLimited(key)
-		return true
-	}
-	c.stale.Forget(key)
-	return true
-}
