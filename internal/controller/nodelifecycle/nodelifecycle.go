@@ -15,8 +15,9 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // Defaults, as kube-controller-manager's --node-monitor-grace-period and
@@ -60,7 +61,7 @@ type Controller struct {
 
 	// queue carries node names whose NoSchedule taints may need to follow
 	// a change of conditions or of spec.unschedulable.
-	queue workqueue.TypedRateLimitingInterface[string]
+	queue reconcile.Queue
 
 	mu     sync.Mutex
 	health map[string]*nodeHealth
@@ -98,9 +99,7 @@ func New(cfg Config) (*Controller, error) {
 		clock:       cfg.Clock,
 		health:      map[string]*nodeHealth{},
 		podsToRetry: map[string]bool{},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "node_lifecycle_controller", Clock: cfg.Clock}),
+		queue:       reconcile.NewQueue("node_lifecycle_controller", cfg.Clock),
 	}
 	nodeInf := cfg.Informers.Core().V1().Nodes()
 	podInf := cfg.Informers.Core().V1().Pods()
@@ -142,7 +141,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return nil
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { c.taintWorker(ctx) })
+	wg.Go(func() { reconcile.Work(ctx, c.queue, c.syncNoScheduleTaints, c.log, reconcile.KeyName("node")) })
 	ticker := c.clock.NewTicker(c.cfg.MonitorPeriod)
 	defer ticker.Stop()
 	for {
@@ -156,21 +155,5 @@ func (c *Controller) Run(ctx context.Context) error {
 			return nil
 		case <-ticker.C():
 		}
-	}
-}
-
-func (c *Controller) taintWorker(ctx context.Context) {
-	for {
-		name, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		if err := c.syncNoScheduleTaints(ctx, name); err != nil {
-			c.log.Warn("updating NoSchedule taints failed; retrying", "node", name, "err", err)
-			c.queue.AddRateLimited(name)
-		} else {
-			c.queue.Forget(name)
-		}
-		c.queue.Done(name)
 	}
 }
