@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // Config configures the controller.
@@ -55,8 +57,8 @@ var errContentRemains = errors.New("namespace still has content")
 func (c *Controller) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(c.cfg.Client, 0)
 	namespaces := factory.Core().V1().Namespaces()
-	queue := workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](
-		100*time.Millisecond, 10*time.Second))
+	queue := reconcile.NewQueueWithLimiter("namespace", nil,
+		workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second))
 	enqueue := func(obj any) {
 		if ns, ok := obj.(*corev1.Namespace); ok && ns.DeletionTimestamp != nil {
 			queue.Add(ns.Name)
@@ -70,30 +72,17 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), namespaces.Informer().HasSynced) {
-		return nil
+	return reconcile.Run(ctx, queue, 1, []cache.InformerSynced{namespaces.Informer().HasSynced}, c.reconcile, c.log,
+		reconcile.KeyName("namespace"), reconcile.ErrorLevel(errorLevel))
+}
+
+// errorLevel logs a namespace that only still has content going away at
+// Debug: that is the normal wait, not a failure.
+func errorLevel(err error) slog.Level {
+	if errors.Is(err, errContentRemains) {
+		return slog.LevelDebug
 	}
-	go func() {
-		<-ctx.Done()
-		queue.ShutDown()
-	}()
-	for {
-		name, quit := queue.Get()
-		if quit {
-			return nil
-		}
-		err := c.reconcile(ctx, name)
-		switch {
-		case err == nil:
-			queue.Forget(name)
-		case errors.Is(err, errContentRemains):
-			queue.AddRateLimited(name)
-		default:
-			c.log.Warn("namespace deletion failed; retrying", "namespace", name, "err", err)
-			queue.AddRateLimited(name)
-		}
-		queue.Done(name)
-	}
+	return slog.LevelWarn
 }
 
 // reconcile moves one namespace's deletion forward.
