@@ -140,3 +140,22 @@ func processNext(ctx context.Context, q Queue, syncFn SyncFunc, log *slog.Logger
 	}
 	return true
 }
+
+// Enqueue adds obj's key to q: namespace/name, or name for a cluster
+// object, and the key of the object a deletion tombstone stands for. An
+// object without a key is skipped.
+func Enqueue(q Queue, obj any) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		q.Add(key)
+	}
+}
+
+// EnqueueHandler enqueues an object's key on every add, update and
+// delete, for the informer of the kind a controller syncs.
+func EnqueueHandler(q Queue) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { Enqueue(q, obj) },
+		UpdateFunc: func(_, obj any) { Enqueue(q, obj) },
+		DeleteFunc: func(obj any) { Enqueue(q, obj) },
+	}
+}

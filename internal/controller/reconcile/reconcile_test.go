@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 )
@@ -148,5 +150,45 @@ func TestRunUnsyncedReturnsNil(t *testing.T) {
 	}
 	if !q.ShuttingDown() {
 		t.Error("queue not shut down")
+	}
+}
+
+func TestEnqueueHandler(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a"}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
+	tests := []struct {
+		name  string
+		event func(h cache.ResourceEventHandlerFuncs)
+		want  string // "" for nothing queued
+	}{
+		{name: "add", event: func(h cache.ResourceEventHandlerFuncs) { h.OnAdd(pod, false) }, want: "ns/a"},
+		{name: "update queues the new object", event: func(h cache.ResourceEventHandlerFuncs) {
+			h.OnUpdate(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "old"}}, pod)
+		}, want: "ns/a"},
+		{name: "delete", event: func(h cache.ResourceEventHandlerFuncs) { h.OnDelete(pod) }, want: "ns/a"},
+		{name: "tombstone", event: func(h cache.ResourceEventHandlerFuncs) {
+			h.OnDelete(cache.DeletedFinalStateUnknown{Key: "ns/gone", Obj: pod})
+		}, want: "ns/gone"},
+		{name: "cluster object", event: func(h cache.ResourceEventHandlerFuncs) { h.OnAdd(node, false) }, want: "n1"},
+		{name: "no key", event: func(h cache.ResourceEventHandlerFuncs) { h.OnAdd("not an object", false) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := fastQueue()
+			defer q.ShutDown()
+			tt.event(EnqueueHandler(q))
+			if tt.want == "" {
+				if q.Len() != 0 {
+					t.Fatalf("queue has %d keys, want none", q.Len())
+				}
+				return
+			}
+			if q.Len() != 1 {
+				t.Fatalf("queue has %d keys, want 1", q.Len())
+			}
+			if key, _ := q.Get(); key != tt.want {
+				t.Errorf("key = %q, want %q", key, tt.want)
+			}
+		})
 	}
 }
