@@ -75,11 +75,7 @@ func New(cfg Config) (*Controller, error) {
 		synced:        []cache.InformerSynced{cronJobs.Informer().HasSynced, jobs.Informer().HasSynced},
 		queue:         reconcile.NewQueue("cronjob", cfg.Clock),
 	}
-	if _, err := cronJobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, cur any) { c.enqueue(cur) },
-		DeleteFunc: c.enqueue,
-	}); err != nil {
+	if _, err := cronJobs.Informer().AddEventHandler(reconcile.EnqueueHandler(c.queue)); err != nil {
 		return nil, fmt.Errorf("cronjob controller: %w", err)
 	}
 	if _, err := jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -107,13 +103,7 @@ func (c *Controller) syncAndRequeue(ctx context.Context, key string) error {
 	return err
 }
 
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		return
-	}
-	c.queue.Add(key)
-}
+func (c *Controller) enqueue(obj any) { reconcile.Enqueue(c.queue, obj) }
 
 // jobChanged wakes the cron job controlling a job.
 func (c *Controller) jobChanged(obj any) {
