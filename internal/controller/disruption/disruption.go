@@ -93,11 +93,7 @@ func New(cfg Config) (*Controller, error) {
 	c.pdbs, c.pods = pdbInf.Lister(), podInf.Lister()
 	c.replicaSets, c.deployments, c.statefulSets = rsInf.Lister(), dInf.Lister(), ssInf.Lister()
 
-	pdbReg, err := pdbInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
-		DeleteFunc: c.enqueue,
-	})
+	pdbReg, err := pdbInf.Informer().AddEventHandler(reconcile.EnqueueHandler(c.queue))
 	if err != nil {
 		return nil, fmt.Errorf("disruption: %w", err)
 	}
@@ -125,11 +121,7 @@ func New(cfg Config) (*Controller, error) {
 	return c, nil
 }
 
-func (c *Controller) enqueue(obj any) {
-	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		c.queue.Add(key)
-	}
-}
+func (c *Controller) enqueue(obj any) { reconcile.Enqueue(c.queue, obj) }
 
 // podChanged queues the budgets that select the pod. Upstream syncs only
 // one of several and warns; every one of them is synced here, which
