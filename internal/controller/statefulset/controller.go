@@ -78,11 +78,7 @@ func New(cfg Config) (*Controller, error) {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{setInf.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.enqueue,
-			UpdateFunc: func(_, cur any) { c.enqueue(cur) },
-			DeleteFunc: c.enqueue,
-		}},
+		{setInf.Informer(), reconcile.EnqueueHandler(c.queue)},
 		{podInf.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    c.podAdded,
 			UpdateFunc: c.podUpdated,
@@ -108,11 +104,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	return reconcile.Run(ctx, c.queue, c.workers, c.synced, c.sync, c.log, reconcile.KeyName("statefulset"))
 }
 
-func (c *Controller) enqueue(obj any) {
-	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		c.queue.Add(key)
-	}
-}
+func (c *Controller) enqueue(obj any) { reconcile.Enqueue(c.queue, obj) }
 
 func (c *Controller) enqueueAfter(set *appsv1.StatefulSet, d time.Duration) {
 	if key, err := cache.MetaNamespaceKeyFunc(set); err == nil {
