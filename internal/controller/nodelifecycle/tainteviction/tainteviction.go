@@ -92,11 +92,7 @@ func New(cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("tainteviction: %w", err)
 	}
 	c.podIndex = podInf.Informer().GetIndexer()
-	podReg, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueuePod,
-		UpdateFunc: func(_, obj any) { c.enqueuePod(obj) },
-		DeleteFunc: c.enqueuePod,
-	})
+	podReg, err := podInf.Informer().AddEventHandler(reconcile.EnqueueHandler(c.queue))
 	if err != nil {
 		return nil, fmt.Errorf("tainteviction: %w", err)
 	}
@@ -126,12 +122,7 @@ func podNodeName(obj any) ([]string, error) {
 	return []string{p.Spec.NodeName}, nil
 }
 
-func (c *Controller) enqueuePod(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err == nil {
-		c.queue.Add(key)
-	}
-}
+func (c *Controller) enqueuePod(obj any) { reconcile.Enqueue(c.queue, obj) }
 
 // enqueueNodePods queues every pod of a node whose NoExecute taints
 // changed.
