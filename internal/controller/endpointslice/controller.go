@@ -118,11 +118,7 @@ func New(cfg Config) (*Controller, error) {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{services.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.enqueueService,
-			UpdateFunc: func(_, obj any) { c.enqueueService(obj) },
-			DeleteFunc: c.enqueueService,
-		}},
+		{services.Informer(), reconcile.EnqueueHandler(c.queue)},
 		{pods.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    c.addPod,
 			UpdateFunc: c.updatePod,
@@ -159,15 +155,6 @@ func syncErrorLevel(err error) slog.Level {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
-}
-
-func (c *Controller) enqueueService(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		c.log.Warn("no key for object", "err", err)
-		return
-	}
-	c.queue.Add(key)
 }
 
 func (c *Controller) addPod(obj any) {
