@@ -94,11 +94,7 @@ func New(cfg Config) (*Controller, error) {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{services.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.enqueueObject,
-			UpdateFunc: func(_, obj any) { c.enqueueObject(obj) },
-			DeleteFunc: c.enqueueObject,
-		}},
+		{services.Informer(), reconcile.EnqueueHandler(c.queue)},
 		{pods.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    c.addPod,
 			UpdateFunc: c.updatePod,
@@ -142,14 +138,7 @@ func (c *Controller) enqueueLeftovers() {
 	}
 }
 
-func (c *Controller) enqueueObject(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		c.log.Warn("no key for object", "err", err)
-		return
-	}
-	c.queue.Add(key)
-}
+func (c *Controller) enqueueObject(obj any) { reconcile.Enqueue(c.queue, obj) }
 
 func (c *Controller) addPod(obj any) {
 	pod, ok := obj.(*corev1.Pod)
