@@ -109,11 +109,7 @@ func New(cfg Config) (*Controller, error) {
 	return c, nil
 }
 
-func (c *Controller) enqueue(obj any) {
-	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		c.queue.Add(key)
-	}
-}
+func (c *Controller) enqueue(obj any) { reconcile.Enqueue(c.queue, obj) }
 
 // replenishIfChanged recounts after an update that changes what the
 // object costs (a pod that finished, a Service that became a
