@@ -138,12 +138,7 @@ func parseClusterCIDRs(s string, maskV4, maskV6 int) ([]*cidrSet, error) {
 	return sets, nil
 }
 
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err == nil {
-		c.queue.Add(key)
-	}
-}
+func (c *Controller) enqueue(obj any) { reconcile.Enqueue(c.queue, obj) }
 
 // Run waits for the node cache, marks the subnets existing nodes hold, and
 // then allocates until ctx ends.
