@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -95,11 +94,7 @@ func New(cfg Config) (*Controller, error) {
 		h   cache.ResourceEventHandler
 	}{
 		{services.Informer(), reconcile.EnqueueHandler(c.queue)},
-		{pods.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.addPod,
-			UpdateFunc: c.updatePod,
-			DeleteFunc: c.deletePod,
-		}},
+		{pods.Informer(), endpointutil.PodHandler(c.services, c.queue, c.log)},
 		// An Endpoints deleted by someone else is written again.
 		{endpoints.Informer(), cache.ResourceEventHandlerFuncs{DeleteFunc: c.enqueueObject}},
 	}
@@ -139,38 +134,3 @@ func (c *Controller) enqueueLeftovers() {
 }
 
 func (c *Controller) enqueueObject(obj any) { reconcile.Enqueue(c.queue, obj) }
-
-func (c *Controller) addPod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	keys, err := endpointutil.PodServiceMemberships(c.services, pod)
-	if err != nil {
-		c.log.Warn("finding the services of a pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-	}
-	for key := range keys {
-		c.queue.Add(key)
-	}
-}
-
-func (c *Controller) updatePod(oldObj, newObj any) {
-	oldPod, ok1 := oldObj.(*corev1.Pod)
-	newPod, ok2 := newObj.(*corev1.Pod)
-	if !ok1 || !ok2 {
-		return
-	}
-	keys, err := endpointutil.ServicesToUpdateOnPodChange(c.services, oldPod, newPod)
-	if err != nil {
-		c.log.Warn("finding the services of a pod", "pod", newPod.Namespace+"/"+newPod.Name, "err", err)
-	}
-	for key := range keys {
-		c.queue.Add(key)
-	}
-}
-
-func (c *Controller) deletePod(obj any) {
-	if pod := endpointutil.PodFromDeleteAction(obj); pod != nil {
-		c.addPod(pod)
-	}
-}

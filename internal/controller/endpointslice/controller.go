@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -119,11 +118,7 @@ func New(cfg Config) (*Controller, error) {
 		h   cache.ResourceEventHandler
 	}{
 		{services.Informer(), reconcile.EnqueueHandler(c.queue)},
-		{pods.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.addPod,
-			UpdateFunc: c.updatePod,
-			DeleteFunc: c.deletePod,
-		}},
+		{pods.Informer(), endpointutil.PodHandler(c.services, c.queue, c.log)},
 		// Nodes only feed zones; no handler, as upstream without topology
 		// hints.
 		{nodes.Informer(), cache.ResourceEventHandlerFuncs{}},
@@ -155,41 +150,6 @@ func syncErrorLevel(err error) slog.Level {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
-}
-
-func (c *Controller) addPod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	keys, err := endpointutil.PodServiceMemberships(c.services, pod)
-	if err != nil {
-		c.log.Warn("finding the services of a pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-	}
-	for key := range keys {
-		c.queue.Add(key)
-	}
-}
-
-func (c *Controller) updatePod(oldObj, newObj any) {
-	oldPod, ok1 := oldObj.(*corev1.Pod)
-	newPod, ok2 := newObj.(*corev1.Pod)
-	if !ok1 || !ok2 {
-		return
-	}
-	keys, err := endpointutil.ServicesToUpdateOnPodChange(c.services, oldPod, newPod)
-	if err != nil {
-		c.log.Warn("finding the services of a pod", "pod", newPod.Namespace+"/"+newPod.Name, "err", err)
-	}
-	for key := range keys {
-		c.queue.Add(key)
-	}
-}
-
-func (c *Controller) deletePod(obj any) {
-	if pod := endpointutil.PodFromDeleteAction(obj); pod != nil {
-		c.addPod(pod)
-	}
 }
 
 // managed reports whether this controller manages the slice.

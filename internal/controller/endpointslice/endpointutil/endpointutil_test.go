@@ -1,14 +1,18 @@
 package endpointutil
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 )
 
 func testPod(mod func(*corev1.Pod)) *corev1.Pod {
@@ -125,5 +129,45 @@ func TestTriggerTime(t *testing.T) {
 	tr.DeleteService("ns", "s")
 	if got := tr.ComputeEndpointLastChangeTriggerTime("ns", svc, []*corev1.Pod{a}); !got.Equal(t0) {
 		t.Errorf("after deletion: %v", got)
+	}
+}
+
+func TestPodHandler(t *testing.T) {
+	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
+	idx := factory.Core().V1().Services().Informer().GetIndexer()
+	for name, sel := range map[string]map[string]string{"sa": {"app": "a"}, "sb": {"app": "b"}} {
+		if err := idx.Add(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}, Spec: corev1.ServiceSpec{Selector: sel}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved := testPod(func(p *corev1.Pod) { p.ResourceVersion = "2"; p.Labels = map[string]string{"app": "b"} })
+	tests := []struct {
+		name  string
+		event func(h cache.ResourceEventHandlerFuncs)
+		want  []string
+	}{
+		{"add", func(h cache.ResourceEventHandlerFuncs) { h.OnAdd(testPod(nil), false) }, []string{"ns/sa"}},
+		{"resync", func(h cache.ResourceEventHandlerFuncs) { h.OnUpdate(testPod(nil), testPod(nil)) }, nil},
+		{"labels move the pod", func(h cache.ResourceEventHandlerFuncs) { h.OnUpdate(testPod(nil), moved) }, []string{"ns/sa", "ns/sb"}},
+		{"delete", func(h cache.ResourceEventHandlerFuncs) { h.OnDelete(testPod(nil)) }, []string{"ns/sa"}},
+		{"tombstone", func(h cache.ResourceEventHandlerFuncs) {
+			h.OnDelete(cache.DeletedFinalStateUnknown{Key: "ns/p", Obj: moved})
+		}, []string{"ns/sb"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := workqueue.NewTyped[string]()
+			defer q.ShutDown()
+			tt.event(PodHandler(factory.Core().V1().Services().Lister(), q, slog.New(slog.DiscardHandler)))
+			got := sets.New[string]()
+			for q.Len() > 0 {
+				key, _ := q.Get()
+				got.Insert(key)
+				q.Done(key)
+			}
+			if got.Len() != len(tt.want) || !got.HasAll(tt.want...) {
+				t.Errorf("queued %v, want %v", sets.List(got), tt.want)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package endpointutil
 
 import (
 	"fmt"
+	"log/slog"
 	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 )
 
 // PodServiceMemberships returns the keys (namespace/name) of the services
@@ -97,4 +99,42 @@ func PodFromDeleteAction(obj any) *corev1.Pod {
 		}
 	}
 	return nil
+}
+
+// PodHandler queues the keys of the services whose endpoints a pod event
+// may change: the pod's services when it is added or deleted, and on an
+// update those ServicesToUpdateOnPodChange returns. The endpoints and
+// endpointslice controllers both register it on the pod informer.
+func PodHandler(services corelisters.ServiceLister, q workqueue.TypedInterface[string], log *slog.Logger) cache.ResourceEventHandlerFuncs {
+	add := func(keys sets.Set[string], err error, pod *corev1.Pod) {
+		if err != nil {
+			log.Warn("finding the services of a pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+		}
+		for key := range keys {
+			q.Add(key)
+		}
+	}
+	addPod := func(obj any) {
+		if pod, ok := obj.(*corev1.Pod); ok {
+			keys, err := PodServiceMemberships(services, pod)
+			add(keys, err, pod)
+		}
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: addPod,
+		UpdateFunc: func(oldObj, newObj any) {
+			oldPod, ok1 := oldObj.(*corev1.Pod)
+			newPod, ok2 := newObj.(*corev1.Pod)
+			if !ok1 || !ok2 {
+				return
+			}
+			keys, err := ServicesToUpdateOnPodChange(services, oldPod, newPod)
+			add(keys, err, newPod)
+		},
+		DeleteFunc: func(obj any) {
+			if pod := PodFromDeleteAction(obj); pod != nil {
+				addPod(pod)
+			}
+		},
+	}
 }
