@@ -159,3 +159,18 @@ func EnqueueHandler(q Queue) cache.ResourceEventHandlerFuncs {
 		DeleteFunc: func(obj any) { Enqueue(q, obj) },
 	}
 }
+
+// ObjectOf returns the T an informer notification carries: obj itself, or
+// the last known state in the tombstone a delete notification brings when
+// the watch missed the deletion. It reports false for anything else.
+func ObjectOf[T any](obj any) (T, bool) {
+	if o, ok := obj.(T); ok {
+		return o, true
+	}
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		o, ok := tomb.Obj.(T)
+		return o, ok
+	}
+	var zero T
+	return zero, false
+}

@@ -192,3 +192,32 @@ func TestEnqueueHandler(t *testing.T) {
 		})
 	}
 }
+
+func TestObjectOf(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a"}}
+	tests := []struct {
+		name   string
+		obj    any
+		wantOK bool
+	}{
+		{"object", pod, true},
+		{"tombstone", cache.DeletedFinalStateUnknown{Key: "ns/a", Obj: pod}, true},
+		{"tombstone of another kind", cache.DeletedFinalStateUnknown{Key: "n1", Obj: &corev1.Node{}}, false},
+		{"another kind", &corev1.Node{}, false},
+		{"nil", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := ObjectOf[*corev1.Pod](tt.obj)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
+			}
+			if ok && got != pod {
+				t.Errorf("got %v, want the pod", got)
+			}
+			if !ok && got != nil {
+				t.Errorf("got %v with !ok, want nil", got)
+			}
+		})
+	}
+}
