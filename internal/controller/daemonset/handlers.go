@@ -55,15 +55,9 @@ func (c *Controller) setsSelecting(namespace string, lbls map[string]string) []*
 }
 
 func (c *Controller) revisionChanged(obj any) {
-	rev, ok := obj.(*appsv1.ControllerRevision)
+	rev, ok := reconcile.ObjectOf[*appsv1.ControllerRevision](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rev, ok = tomb.Obj.(*appsv1.ControllerRevision); !ok {
-			return
-		}
+		return
 	}
 	if ds := c.controllerOf(rev.Namespace, metav1.GetControllerOfNoCopy(rev)); ds != nil {
 		c.enqueue(ds)
@@ -132,15 +126,9 @@ func (c *Controller) updatePod(oldObj, curObj any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := reconcile.ObjectOf[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ds := c.controllerOf(pod.Namespace, metav1.GetControllerOfNoCopy(pod))
 	if ds == nil {
