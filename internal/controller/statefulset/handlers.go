@@ -8,7 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/tools/cache"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 // controllerOf is the set ref names, if it is the one in the cache.
@@ -87,15 +88,9 @@ func (c *Controller) podUpdated(oldObj, curObj any) {
 }
 
 func (c *Controller) podDeleted(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := reconcile.ObjectOf[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	if set := c.controllerOf(pod.Namespace, metav1.GetControllerOfNoCopy(pod)); set != nil {
 		c.enqueue(set)
