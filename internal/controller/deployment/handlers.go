@@ -6,7 +6,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/tools/cache"
+
+	"mini.dev/mini/internal/controller/reconcile"
 )
 
 func (c *Controller) addDeployment(obj any) {
@@ -22,15 +23,9 @@ func (c *Controller) updateDeployment(_, cur any) {
 }
 
 func (c *Controller) deleteDeployment(obj any) {
-	d, ok := obj.(*appsv1.Deployment)
+	d, ok := reconcile.ObjectOf[*appsv1.Deployment](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if d, ok = tomb.Obj.(*appsv1.Deployment); !ok {
-			return
-		}
+		return
 	}
 	c.enqueue(d)
 }
@@ -114,15 +109,9 @@ func (c *Controller) updateRS(old, cur any) {
 }
 
 func (c *Controller) deleteRS(obj any) {
-	rs, ok := obj.(*appsv1.ReplicaSet)
+	rs, ok := reconcile.ObjectOf[*appsv1.ReplicaSet](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rs, ok = tomb.Obj.(*appsv1.ReplicaSet); !ok {
-			return
-		}
+		return
 	}
 	if ref := metav1.GetControllerOfNoCopy(rs); ref != nil {
 		if d := c.resolveControllerRef(rs.Namespace, ref); d != nil {
@@ -134,15 +123,9 @@ func (c *Controller) deleteRS(obj any) {
 // deletePod wakes a Recreate Deployment when one of its old pods is gone:
 // the new ReplicaSet waits for all of them.
 func (c *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := reconcile.ObjectOf[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOfNoCopy(pod)
 	if ref == nil || ref.Kind != "ReplicaSet" {
