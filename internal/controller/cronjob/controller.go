@@ -107,15 +107,9 @@ func (c *Controller) enqueue(obj any) { reconcile.Enqueue(c.queue, obj) }
 
 // jobChanged wakes the cron job controlling a job.
 func (c *Controller) jobChanged(obj any) {
-	j, ok := obj.(*batchv1.Job)
+	j, ok := reconcile.ObjectOf[*batchv1.Job](obj)
 	if !ok {
-		t, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if j, ok = t.Obj.(*batchv1.Job); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOfNoCopy(j)
 	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
