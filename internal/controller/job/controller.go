@@ -170,15 +170,9 @@ func (c *Controller) updateJob(old, cur any) {
 }
 
 func (c *Controller) deleteJob(obj any) {
-	j, ok := obj.(*batchv1.Job)
+	j, ok := reconcile.ObjectOf[*batchv1.Job](obj)
 	if !ok {
-		t, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if j, ok = t.Obj.(*batchv1.Job); !ok {
-			return
-		}
+		return
 	}
 	c.enqueue(j, 0)
 	c.cleanupPodFinalizers(j)
@@ -296,15 +290,9 @@ func (c *Controller) updatePod(old, cur any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	p, ok := obj.(*corev1.Pod)
+	p, ok := reconcile.ObjectOf[*corev1.Pod](obj)
 	if !ok {
-		t, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if p, ok = t.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	uid, owned := isJobOwned(p)
 	if !owned {
