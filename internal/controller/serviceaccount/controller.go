@@ -91,12 +91,7 @@ func (c *Controller) enqueueNamespace(obj any) {
 }
 
 func (c *Controller) accountDeleted(obj any) {
-	sa, ok := obj.(*corev1.ServiceAccount)
-	if !ok {
-		if tombstone, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
-			sa, ok = tombstone.Obj.(*corev1.ServiceAccount)
-		}
-	}
+	sa, ok := reconcile.ObjectOf[*corev1.ServiceAccount](obj)
 	if ok && sa.Name == DefaultServiceAccountName {
 		c.queue.Add(sa.Namespace)
 	}
