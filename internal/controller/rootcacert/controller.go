@@ -105,12 +105,7 @@ func (p *Publisher) enqueueNamespace(obj any) {
 }
 
 func (p *Publisher) configMapChanged(obj any) {
-	cm, ok := obj.(*corev1.ConfigMap)
-	if !ok {
-		if tombstone, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
-			cm, ok = tombstone.Obj.(*corev1.ConfigMap)
-		}
-	}
+	cm, ok := reconcile.ObjectOf[*corev1.ConfigMap](obj)
 	if ok && cm.Name == ConfigMapName {
 		p.queue.Add(cm.Namespace)
 	}
