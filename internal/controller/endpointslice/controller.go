@@ -188,12 +188,7 @@ func (c *Controller) updateSlice(oldObj, newObj any) {
 // deleteSlice syncs the service of a managed slice deleted by someone
 // else, so it is written again.
 func (c *Controller) deleteSlice(obj any) {
-	s, ok := obj.(*discoveryv1.EndpointSlice)
-	if !ok {
-		if tombstone, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
-			s, ok = tombstone.Obj.(*discoveryv1.EndpointSlice)
-		}
-	}
+	s, ok := reconcile.ObjectOf[*discoveryv1.EndpointSlice](obj)
 	if !ok || !managed(s) {
 		return
 	}
