@@ -102,7 +102,7 @@ func TestCoversEligibleNodesAndFollowsThem(t *testing.T) {
 	if len(p.Spec.Tolerations) != 6 {
 		t.Errorf("tolerations %v, want the six defaults", p.Spec.Tolerations)
 	}
-	if ev := h.ev.list(); len(ev) != 1 || ev[0] != "Normal SuccessfulCreate Created pod: "+p.Name {
+	if ev := h.ev.List(); len(ev) != 1 || ev[0] != "Normal SuccessfulCreate Created pod: "+p.Name {
 		t.Errorf("events %q", ev)
 	}
 	h.sync("agent") // as the pod's add event would: status from a cache that has it
@@ -168,8 +168,8 @@ func TestFailedPodIsReplacedWithBackoff(t *testing.T) {
 	if len(pods) != 1 || pods[0].Name == first {
 		t.Fatalf("pods on a = %v, want a replacement of %s", pods, first)
 	}
-	if !slices.Contains(h.ev.list(), "Warning FailedDaemonPod Found failed daemon pod default/"+first+" on node a, will try to kill it") {
-		t.Errorf("events %q", h.ev.list())
+	if !slices.Contains(h.ev.List(), "Warning FailedDaemonPod Found failed daemon pod default/"+first+" on node a, will try to kill it") {
+		t.Errorf("events %q", h.ev.List())
 	}
 	// The replacement fails at once: within the backoff it stays.
 	second := fail()
