@@ -2,11 +2,7 @@ package statefulset
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,81 +13,36 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"mini.dev/mini/internal/controller/controllertest"
 )
-
-type events struct {
-	mu  sync.Mutex
-	all []string
-}
-
-func (e *events) Event(_ runtime.Object, typ, reason, msg string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.all = append(e.all, typ+" "+reason+" "+msg)
-}
-func (e *events) Eventf(o runtime.Object, typ, reason, f string, args ...any) {
-	e.Event(o, typ, reason, fmt.Sprintf(f, args...))
-}
-func (e *events) AnnotatedEventf(o runtime.Object, _ map[string]string, typ, reason, f string, args ...any) {
-	e.Eventf(o, typ, reason, f, args...)
-}
-func (e *events) list() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]string(nil), e.all...)
-}
 
 type harness struct {
 	t      *testing.T
 	ctx    context.Context
 	client *fake.Clientset
 	c      *Controller
-	ev     *events
+	ev     *controllertest.Recorder
 }
 
 func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 	t.Helper()
-	client := fake.NewClientset(objs...)
-	// What the real API does on create and the fake does not.
-	client.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		obj := a.(k8stesting.CreateAction).GetObject()
-		m := obj.(metav1.Object)
-		if m.GetUID() == "" {
-			m.SetUID(types.UID(utilrand.String(10)))
-		}
-		m.SetCreationTimestamp(metav1.Now())
-		if p, ok := obj.(*corev1.Pod); ok && p.Status.Phase == "" {
+	client := controllertest.NewClientset(objs...)
+	// The real API defaults a new pod's phase to Pending.
+	client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if p, ok := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod); ok && p.Status.Phase == "" {
 			p.Status.Phase = corev1.PodPending
-		}
-		return false, nil, nil
-	})
-	// Nor does it keep resource versions, which tests use to know when
-	// the caches have caught up.
-	var rv atomic.Int64
-	client.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		var obj runtime.Object
-		switch a := a.(type) {
-		case k8stesting.CreateAction:
-			obj = a.GetObject()
-		case k8stesting.UpdateAction:
-			obj = a.GetObject()
-		default:
-			return false, nil, nil
-		}
-		if m, ok := obj.(metav1.Object); ok {
-			m.SetResourceVersion(strconv.FormatInt(rv.Add(1), 10))
 		}
 		return false, nil, nil
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	factory := informers.NewSharedInformerFactory(client, 0)
-	ev := &events{}
+	ev := &controllertest.Recorder{}
 	c, err := New(Config{Client: client, Informers: factory, Recorder: ev})
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ func TestOrderedCreation(t *testing.T) {
 	}
 	wantEvents := []string{"Normal SuccessfulCreate create Claim data-web-0 Pod web-0 in StatefulSet web success",
 		"Normal SuccessfulCreate create Pod web-0 in StatefulSet web successful"}
-	if got := h.ev.list(); !slices.Equal(got, wantEvents) {
+	if got := h.ev.List(); !slices.Equal(got, wantEvents) {
 		t.Errorf("events %q, want %q", got, wantEvents)
 	}
 	// Nothing more until web-0 is Running and Ready.
@@ -92,8 +92,8 @@ func TestScaleDownInReverseOrder(t *testing.T) {
 	if got := h.podNames(); !slices.Equal(got, []string{"web-0", "web-1"}) {
 		t.Fatalf("pods %v, want web-2 deleted first", got)
 	}
-	if !slices.Contains(h.ev.list(), "Normal SuccessfulDelete delete Pod web-2 in StatefulSet web successful") {
-		t.Errorf("events %q", h.ev.list())
+	if !slices.Contains(h.ev.List(), "Normal SuccessfulDelete delete Pod web-2 in StatefulSet web successful") {
+		t.Errorf("events %q", h.ev.List())
 	}
 	h.sync("web")
 	if got := h.podNames(); !slices.Equal(got, []string{"web-0"}) {
@@ -169,8 +169,8 @@ func TestFailedPodIsRecreated(t *testing.T) {
 	if p := h.pod("web-0"); p.UID == uid || p.Status.Phase != corev1.PodPending {
 		t.Errorf("web-0 not recreated: uid %s phase %s", p.UID, p.Status.Phase)
 	}
-	if !slices.Contains(h.ev.list(), "Warning RecreatingFailedPod StatefulSet default/web is recreating failed Pod web-0") {
-		t.Errorf("events %q", h.ev.list())
+	if !slices.Contains(h.ev.List(), "Warning RecreatingFailedPod StatefulSet default/web is recreating failed Pod web-0") {
+		t.Errorf("events %q", h.ev.List())
 	}
 }
 
