@@ -33,6 +33,7 @@ type serverOptions struct {
 	simNodes               int
 	disableScheduler       bool
 	disableControllers     bool
+	pprofAddress           string
 	nodeMonitorGracePeriod time.Duration
 }
 
@@ -70,6 +71,7 @@ func newServerCommand(streams Streams) *cobra.Command {
 	f.IntVar(&o.simNodes, "sim-nodes", 0, "run this many simulated nodes (sim-0, sim-1, ...) whose pods run no processes")
 	f.BoolVar(&o.disableScheduler, "disable-scheduler", false, "run no scheduler (pods stay Pending unless another scheduler binds them)")
 	f.BoolVar(&o.disableControllers, "disable-controller-manager", false, "run none of the controllers")
+	f.StringVar(&o.pprofAddress, "pprof-address", "", "serve Go profiles at http://ADDRESS/debug/pprof/ (e.g. 127.0.0.1:6060; default off)")
 	f.DurationVar(&o.nodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second,
 		"how long a node may go without a heartbeat before it is marked NotReady")
 	return cmd
@@ -93,6 +95,13 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if o.pprofAddress != "" {
+		go func() {
+			if err := servePprof(ctx, o.pprofAddress, logger); err != nil {
+				logger.Error("profiles not served", "component", "server", "err", err)
+			}
+		}()
+	}
 	go func() {
 		select {
 		case <-srv.Ready():
