@@ -26,7 +26,7 @@ func benchScheduler(ctx context.Context, o options, nodes int) ([]row, error) {
 	}
 	defer os.RemoveAll(dir)
 	sim := fmt.Sprintf("--sim-nodes=%d", nodes)
-	srv, err := startServer(ctx, o.bin, dir, sim, "--disable-scheduler")
+	srv, err := startServer(ctx, o.bin, dir, sim, clusterCIDR, "--disable-scheduler")
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func benchScheduler(ctx context.Context, o options, nodes int) ([]row, error) {
 	}
 	fmt.Fprintf(os.Stderr, "clusterbench: %d pending pods stored; restarting with the scheduler on %d nodes\n", o.pods, nodes)
 
-	srv, err = startServer(ctx, o.bin, dir, sim)
+	srv, err = startServer(ctx, o.bin, dir, sim, clusterCIDR)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func benchDeployment(ctx context.Context, o options) ([]row, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := startServer(ctx, o.bin, dir, fmt.Sprintf("--sim-nodes=%d", o.deployNodes))
+	srv, err := startServer(ctx, o.bin, dir, fmt.Sprintf("--sim-nodes=%d", o.deployNodes), clusterCIDR)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +109,10 @@ func benchDeployment(ctx context.Context, o options) ([]row, error) {
 		{"server RSS then", fmt.Sprintf("%.0f MiB", float64(rss)/(1<<20)), "< 1024 MiB"},
 	}, nil
 }
+
+// clusterCIDR holds a /24 for each of 1,024 nodes: the default /16 has
+// room for 256 only, and a node without a pod CIDR starts no pods.
+const clusterCIDR = "--cluster-cidr=10.128.0.0/14"
 
 func podSpec() corev1.PodSpec {
 	return corev1.PodSpec{Containers: []corev1.Container{{
