@@ -14,7 +14,10 @@ import (
 func TestNodeLossEvictsAndReschedules(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 3, func(cfg *server.Config) {
-		cfg.Timing.NodeMonitorGracePeriod = 4 * time.Second
+		// Twice the lease: the live nodes, renewing every second, have
+		// eight renewals of margin on a loaded machine; the paused one is
+		// still judged lost within seconds.
+		cfg.Timing.NodeMonitorGracePeriod = 8 * time.Second
 		cfg.NodeLeaseDuration = 4 * time.Second
 	})
 	c.apply(`apiVersion: apps/v1
