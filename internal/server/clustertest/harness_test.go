@@ -82,6 +82,12 @@ func startCluster(t *testing.T, simNodes int, tune ...func(*server.Config)) *clu
 	}
 	c := &cluster{t: t, srv: srv, home: filepath.Join(dir, "home")}
 	if simNodes > 0 {
+		// Registered first: `kubectl wait --all` fails on no nodes at all.
+		select {
+		case <-srv.SimNodes().Ready():
+		case <-time.After(60 * time.Second):
+			t.Fatal("sim nodes not registered in 60s")
+		}
 		c.kubectl("wait", "--for=condition=Ready", "nodes", "--all", "--timeout=60s")
 	}
 	return c
