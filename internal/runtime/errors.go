@@ -10,4 +10,6 @@ var (
 	// ErrInvalidState: the call does not fit the object's state, e.g.
 	// starting a container that is not in the created state.
 	ErrInvalidState = errors.New("invalid state")
+	// ErrTimeout: an ExecSync command ran longer than its timeout.
+	ErrTimeout = errors.New("timed out")
 )

@@ -112,7 +112,8 @@ type PodSandboxConfig struct {
 	// node's pod CIDR; empty for host-network pods.
 	IPs          []string
 	PortMappings []PortMapping
-	// LogDirectory is where container logs go (real backends).
+	// LogDirectory is where container logs go (real backends); the
+	// agent makes it (<root>/pods/<namespace>_<name>_<uid>).
 	LogDirectory string
 }
 
@@ -136,6 +137,9 @@ type PodSandbox struct {
 	IPs         []string
 	Labels      map[string]string
 	Annotations map[string]string
+	// NetNSPath is the sandbox's network namespace (a bind-mounted file),
+	// empty for host-network sandboxes and for backends without one.
+	NetNSPath string
 }
 
 // ContainerConfig describes a container to create.
@@ -152,11 +156,30 @@ type ContainerConfig struct {
 	Labels      map[string]string
 	Annotations map[string]string
 	Resources   Resources
+	// Security is the container's effective security context (nil: the
+	// runtime's defaults: root, default capabilities, writable rootfs).
+	Security    *SecurityConfig
 	Stdin       bool
 	StdinOnce   bool
 	TTY         bool
 	// LogPath is relative to the sandbox's LogDirectory.
 	LogPath string
+}
+
+// SecurityConfig is a container's security context as the runtime applies
+// it; the agent merges the pod's and the container's securityContext.
+type SecurityConfig struct {
+	RunAsUser          *int64
+	RunAsGroup         *int64
+	SupplementalGroups []int64 // fsGroup included
+	Privileged         bool
+	ReadOnlyRootFS     bool
+	// NoNewPrivileges is allowPrivilegeEscalation=false.
+	NoNewPrivileges bool
+	// AddCapabilities and DropCapabilities are names without the CAP_
+	// prefix, as in the pod spec ("NET_ADMIN"); "ALL" means every one.
+	AddCapabilities  []string
+	DropCapabilities []string
 }
 
 // KeyValue is an environment variable.
@@ -202,6 +225,9 @@ type ContainerStatus struct {
 	// "Error", "OOMKilled", "ContainerCannotRun".
 	Reason  string
 	Message string
+	// LogPath is the container's log file (absolute; CRI log format, see
+	// package crilog), empty for backends that keep no logs.
+	LogPath string
 }
 
 // SandboxFilter selects sandboxes; empty fields match everything.
