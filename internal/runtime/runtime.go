@@ -158,10 +158,10 @@ type ContainerConfig struct {
 	Resources   Resources
 	// Security is the container's effective security context (nil: the
 	// runtime's defaults: root, default capabilities, writable rootfs).
-	Security    *SecurityConfig
-	Stdin       bool
-	StdinOnce   bool
-	TTY         bool
+	Security  *SecurityConfig
+	Stdin     bool
+	StdinOnce bool
+	TTY       bool
 	// LogPath is relative to the sandbox's LogDirectory.
 	LogPath string
 }
