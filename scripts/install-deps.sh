@@ -10,13 +10,27 @@ missing=()
 # need COMMAND PACKAGE: PACKAGE provides COMMAND.
 need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
 
+# node_packages: what the node agent runs pods with.
+node_packages() {
+	need containerd containerd
+	need containerd-shim-runc-v2 containerd
+	need runc runc
+	need nft nftables         # not used by mini itself: `nft list ruleset` to inspect its tables
+	need conntrack conntrack  # flushes stale UDP flows when endpoints go
+	need ip iproute2
+	[ -x /bin/busybox ] || missing+=(busybox-static) # the busybox test image is built from it
+}
+
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(run test)
 for group in "${groups[@]}"; do
 	case "$group" in
-	run) ;;
+	run)
+		node_packages
+		;;
 	test)
 		need gcc gcc # go test -race builds with cgo
+		node_packages
 		;;
 	bench)
 		need etcd etcd-server # the store benchmark runs against etcd
