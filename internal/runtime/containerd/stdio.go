@@ -1,0 +1,220 @@
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/fifo"
+
+	"mini.dev/mini/internal/runtime/crilog"
+)
+
+// drainTimeout bounds how long an exit waits for the container's output
+// to reach its log: a background child that inherited stdout keeps the
+// FIFO open after the main process ended.
+const drainTimeout = 2 * time.Second
+
+// taskIO is a running container's stdio: FIFOs the shim writes (and
+// keeps open, so a restarted agent can read on), copied into the CRI log
+// file and to attached clients, and the stdin FIFO fed by attach.
+type taskIO struct {
+	cfg       cio.Config
+	cancel    context.CancelFunc // aborts FIFO opens still pending
+	stdin     io.WriteCloser     // nil without stdin
+	stdinOnce bool
+	logFile   *os.File
+	drained   chan struct{} // closed once stdout and stderr reached EOF
+
+	mu       sync.Mutex
+	attached map[*attachment]struct{}
+	closers  []io.Closer
+	closed   bool
+}
+
+// attachment is one attached client's output.
+type attachment struct{ stdout, stderr io.Writer }
+
+// fifoPaths are a container's FIFOs.
+func (r *Runtime) fifoPaths(id string) (stdin, stdout, stderr string) {
+	base := filepath.Join(r.fifoDir(), id)
+	return base + "-stdin", base + "-stdout", base + "-stderr"
+}
+
+func (r *Runtime) removeFIFOs(id string) {
+	in, out, errp := r.fifoPaths(id)
+	for _, p := range []string{in, out, errp} {
+		_ = os.Remove(p)
+	}
+}
+
+// openIO makes (or, after a restart, reopens) a container's FIFOs, starts
+// copying its output to its log and registers it. Opening is lazy: the
+// FIFOs connect when the shim opens its ends.
+func (r *Runtime) openIO(id string, labels map[string]string) (*taskIO, error) {
+	if err := os.MkdirAll(r.fifoDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("containerd: fifo directory: %w", err)
+	}
+	tty := labels[labelTTY] == "true"
+	inPath, outPath, errPath := r.fifoPaths(id)
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &taskIO{
+		cfg:       cio.Config{Terminal: tty, Stdout: outPath},
+		cancel:    cancel,
+		stdinOnce: labels[labelStdinOnce] == "true",
+		drained:   make(chan struct{}),
+		attached:  map[*attachment]struct{}{},
+	}
+	fail := func(err error) (*taskIO, error) {
+		t.close()
+		return nil, fmt.Errorf("containerd: stdio of %s: %w", id, err)
+	}
+	var out io.Writer = io.Discard
+	if p := labels[labelLogPath]; p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return fail(err)
+		}
+		t.logFile, out = f, f
+		t.closers = append(t.closers, f)
+	}
+	if labels[labelStdin] == "true" {
+		w, err := fifo.OpenFifo(ctx, inPath, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_NONBLOCK, 0o700)
+		if err != nil {
+			return fail(err)
+		}
+		t.cfg.Stdin, t.stdin = inPath, w
+		t.closers = append(t.closers, w)
+	}
+	streams := []struct{ path, name string }{{outPath, crilog.Stdout}}
+	if !tty {
+		t.cfg.Stderr = errPath
+		streams = append(streams, struct{ path, name string }{errPath, crilog.Stderr})
+	}
+	var wg sync.WaitGroup
+	for _, s := range streams {
+		rd, err := fifo.OpenFifo(ctx, s.path, syscall.O_RDONLY|syscall.O_CREAT|syscall.O_NONBLOCK, 0o700)
+		if err != nil {
+			return fail(err)
+		}
+		t.closers = append(t.closers, rd)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.copyOut(rd, crilog.NewWriter(out, s.name), s.name)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(t.drained)
+	}()
+	r.mu.Lock()
+	r.ios[id] = t
+	r.mu.Unlock()
+	return t, nil
+}
+
+// copyOut copies one output stream to the log and to attached clients
+// until the shim closes it.
+func (t *taskIO) copyOut(src io.Reader, log io.WriteCloser, stream string) {
+	defer log.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			_, _ = log.Write(buf[:n])
+			t.fanOut(stream, buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (t *taskIO) fanOut(stream string, p []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for a := range t.attached {
+		w := a.stdout
+		if stream == crilog.Stderr {
+			w = a.stderr
+		}
+		if w != nil {
+			_, _ = w.Write(p)
+		}
+	}
+}
+
+// attach adds a client's outputs; the returned func removes them.
+func (t *taskIO) attach(a *attachment) func() {
+	t.mu.Lock()
+	t.attached[a] = struct{}{}
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		delete(t.attached, a)
+		t.mu.Unlock()
+	}
+}
+
+// closeStdin ends the container's stdin (StdinOnce after the first
+// attach).
+func (t *taskIO) closeStdin() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stdin != nil {
+		_ = t.stdin.Close()
+		t.stdin = nil
+	}
+}
+
+func (t *taskIO) waitDrained(timeout time.Duration) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-t.drained:
+	case <-timer.C:
+	}
+}
+
+// close releases this process's ends of the FIFOs.
+func (t *taskIO) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.closed = true
+	t.cancel()
+	for _, c := range t.closers {
+		_ = c.Close()
+	}
+}
+
+// closeIOs closes every copier as Run ends.
+func (r *Runtime) closeIOs() {
+	r.mu.Lock()
+	ios := r.ios
+	r.ios = map[string]*taskIO{}
+	r.mu.Unlock()
+	for _, t := range ios {
+		t.close()
+	}
+}
+
+// io returns the cio.IO containerd's client hands to the shim: the FIFO
+// paths only, since this process copies the data itself.
+func (t *taskIO) io() cio.IO { return fifoIO{t.cfg} }
+
+type fifoIO struct{ cfg cio.Config }
+
+func (f fifoIO) Config() cio.Config { return f.cfg }
+func (fifoIO) Cancel()              {}
+func (fifoIO) Wait()                {}
+func (fifoIO) Close() error         { return nil }
