@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"mini.dev/mini/internal/runtime"
 )
@@ -46,6 +49,14 @@ func TestPodNetwork(t *testing.T) {
 		t.Fatalf("Setup B: %v", err)
 	}
 	podA, podB := openNS(t, pathA), openNS(t, pathB)
+	checkMTU(t, e.net.host, "mini0", testUplinkMTU)
+	checkMTU(t, e.net.host, vethName(sandboxA), testUplinkMTU)
+	podAH, err := netlink.NewHandleAt(podA, unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer podAH.Close()
+	checkMTU(t, podAH, podIfName, testUplinkMTU)
 	serve(t, podA, ":8080")
 	serve(t, podB, ":8080")
 	serveUDP(t, podB, ":5353")
@@ -227,6 +238,17 @@ func TestSetupTeardownTime(t *testing.T) {
 	t.Logf("mean over %d rounds: Setup %v, Teardown %v", rounds, setup/rounds, teardown/rounds)
 }
 
+func checkMTU(t *testing.T, h *netlink.Handle, name string, want int) {
+	t.Helper()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatalf("find %s: %v", name, err)
+	}
+	if got := l.Attrs().MTU; got != want {
+		t.Errorf("%s MTU %d, want %d", name, got, want)
+	}
+}
+
 func linkIndex(t *testing.T, e *testEnv, name string) int {
 	t.Helper()
 	l, err := e.net.host.LinkByName(name)
@@ -243,4 +265,57 @@ func countRules(t *testing.T, e *testEnv, chain string) int {
 		t.Fatalf("rules of %s: %v", chain, err)
 	}
 	return len(rules)
+}
+
+// TestConcurrentSetup sets up and tears down many sandboxes at once, as
+// the agent does when a node fills up: per-sandbox work runs in parallel,
+// nftables transactions one at a time, and nothing is lost or left over.
+func TestConcurrentSetup(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	if err := e.net.SetPodCIDR(ctx, testPodCIDR); err != nil {
+		t.Fatal(err)
+	}
+	const pods = 32
+	id := func(i int) string { return fmt.Sprintf("sandbox-%02d", i) }
+	start := time.Now()
+	var g errgroup.Group
+	for i := 0; i < pods; i++ {
+		g.Go(func() error {
+			ports := []runtime.PortMapping{{ContainerPort: 80, HostPort: int32(31000 + i)}}
+			_, err := e.net.Setup(ctx, id(i), []string{fmt.Sprintf("10.42.7.%d", 10+i)}, ports)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	t.Logf("%d concurrent Setups in %v", pods, time.Since(start))
+	if n := countRules(t, e, chainHostPorts); n != pods {
+		t.Errorf("hostports has %d rules, want %d", n, pods)
+	}
+	serve(t, openNS(t, e.net.NetNSPath(id(pods-1))), ":80")
+	if got, err := ask(t, e.remote, "tcp4", fmt.Sprintf("%s:%d", testHostIP, 31000+pods-1)); err != nil || got != testRemoteIP {
+		t.Errorf("hostPort of the last pod: %q, %v", got, err)
+	}
+	start = time.Now()
+	for i := 0; i < pods; i++ {
+		g.Go(func() error { return e.net.Teardown(ctx, id(i)) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatalf("Teardown: %v", err)
+	}
+	t.Logf("%d concurrent Teardowns in %v", pods, time.Since(start))
+	if n := countRules(t, e, chainHostPorts); n != 0 {
+		t.Errorf("hostports has %d rules after Teardown, want 0", n)
+	}
+	links, err := e.net.host.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range links {
+		if l.Type() == "veth" && l.Attrs().Name != "uplink" {
+			t.Errorf("veth %s left over", l.Attrs().Name)
+		}
+	}
 }

@@ -30,6 +30,7 @@ const (
 	testHostIP      = "192.0.2.1" // the host's address on its uplink
 	testRemoteIP    = "192.0.2.2" // the other host's
 	testUplinkPfx   = 24
+	testUplinkMTU   = 1450           // the pod network must take it from the default route
 	testPodCIDR2    = "10.42.8.0/24" // for re-addressing
 	testGateway2    = "10.42.8.1"
 )
@@ -101,7 +102,8 @@ func newTestEnv(t *testing.T) *testEnv {
 	}
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = "uplink"
-	if err := hostH.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "eth0", PeerNamespace: netlink.NsFd(e.remote)}); err != nil {
+	attrs.MTU = testUplinkMTU
+	if err := hostH.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "eth0", PeerNamespace: netlink.NsFd(e.remote), PeerMTU: testUplinkMTU}); err != nil {
 		t.Fatalf("uplink: %v", err)
 	}
 	for _, side := range []struct {
@@ -120,6 +122,9 @@ func newTestEnv(t *testing.T) *testEnv {
 		if err := side.h.LinkSetUp(l); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := hostH.RouteAdd(&netlink.Route{Gw: net.ParseIP(testRemoteIP)}); err != nil {
+		t.Fatalf("default route: %v", err)
 	}
 
 	dir, err := os.MkdirTemp("/tmp", "mininet")
