@@ -77,6 +77,10 @@ type containerProbes struct {
 	failed    *probeType
 	failedMsg string
 	deleting  bool
+	// triggers wake the workers for a probe now: Sync pokes them when the
+	// pod's IP turns known, so the first network probe need not wait a
+	// period.
+	triggers []chan struct{}
 }
 
 // New returns a Manager; it starts no goroutine until Sync sees a
@@ -128,6 +132,7 @@ func (m *Manager) Sync(pod *corev1.Pod, running map[string]Running) {
 		pp = &podProbes{containers: map[string]*containerProbes{}}
 		m.pods[pod.UID] = pp
 	}
+	gotIP := pp.pod != nil && podIP(pp.pod) == "" && podIP(pod) != ""
 	pp.pod = pod
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		running = nil
@@ -147,6 +152,9 @@ func (m *Manager) Sync(pod *corev1.Pod, running map[string]Running) {
 		if cp == nil {
 			cp = m.startWorkers(pod.UID, c, r)
 			pp.containers[c.Name] = cp
+		}
+		if gotIP {
+			cp.poke()
 		}
 		if pod.DeletionTimestamp != nil && !cp.deleting {
 			cp.deleting = true
@@ -291,7 +299,8 @@ func (m *Manager) startWorkers(uid types.UID, c *corev1.Container, r Running) *c
 		if spec == nil {
 			continue
 		}
-		w := &worker{m: m, uid: uid, container: c, cp: cp, kind: t, spec: withDefaults(spec)}
+		w := &worker{m: m, uid: uid, container: c, cp: cp, kind: t, spec: withDefaults(spec), trigger: make(chan struct{}, 1)}
+		cp.triggers = append(cp.triggers, w.trigger)
 		wctx := ctx
 		if t != readiness {
 			wctx = liveCtx
@@ -299,6 +308,15 @@ func (m *Manager) startWorkers(uid types.UID, c *corev1.Container, r Running) *c
 		go w.run(wctx)
 	}
 	return cp
+}
+
+func (cp *containerProbes) poke() {
+	for _, ch := range cp.triggers {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (cp *containerProbes) markStarted() {

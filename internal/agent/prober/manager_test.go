@@ -2,6 +2,8 @@ package prober
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,6 +127,13 @@ func (h *harness) waitFor(what string, cond func() bool) {
 // settle waits until the workers wait on the clock again; tick then
 // moves the clock on by d.
 func (h *harness) settle() { h.t.Helper(); h.waitFor("workers to wait", h.clock.HasWaiters) }
+
+// tickAll waits until n workers wait on the clock, then moves it by d.
+func (h *harness) tickAll(n int, d time.Duration) {
+	h.t.Helper()
+	h.waitFor(fmt.Sprintf("%d workers to wait", n), func() bool { return h.clock.Waiters() == n })
+	h.clock.Step(d)
+}
 
 func (h *harness) tick(d time.Duration) {
 	h.t.Helper()
@@ -358,5 +367,53 @@ func TestProbeErrorIsNotAResult(t *testing.T) {
 	}
 	if failed, _ := h.m.Liveness("uid-1", "c1"); failed {
 		t.Error("an errored probe counted as a failure")
+	}
+}
+
+// TestNetworkProbesThroughManager runs httpGet and tcpSocket probes of a
+// container whose pod IP is loopback, and checks the events upstream
+// records for them.
+func TestNetworkProbesThroughManager(t *testing.T) {
+	var healthy atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	port, refused := serverPort(t, srv), closedPort(t)
+	h := newHarness(t)
+	c := corev1.Container{Name: "app", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(port)}},
+		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}},
+			PeriodSeconds: 10, FailureThreshold: 2},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt(refused)}},
+			PeriodSeconds: 10},
+	}
+	pod := testPod(c)
+	pod.Status.PodIP = ""
+	h.m.Sync(pod, running("c1"))
+	h.waitFor("both workers to wait", func() bool { return h.clock.Waiters() == 2 }) // no pod IP yet: nothing probed
+	if got := h.rec.messages(); len(got) != 0 {
+		t.Fatalf("events without a pod IP: %q", got)
+	}
+	h.m.Sync(testPod(c), running("c1"))
+	// The IP wakes the workers at once, without a tick.
+	h.waitFor("probes on the IP", func() bool { return len(h.rec.messages()) == 2 })
+	h.tickAll(2, 10*time.Second)
+	h.waitFor("liveness failure", func() bool { failed, _ := h.m.Liveness("uid-1", "c1"); return failed })
+	h.waitFor("four events", func() bool { return len(h.rec.messages()) == 4 })
+	want := map[string]int{
+		"Liveness probe failed: HTTP probe failed with statuscode: 500":                                    2,
+		fmt.Sprintf("Readiness probe failed: dial tcp 127.0.0.1:%d: connect: connection refused", refused): 2,
+	}
+	got := map[string]int{}
+	for _, m := range h.rec.messages() {
+		got[m]++
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	if h.m.Ready("uid-1", "c1") {
+		t.Error("ready with a refused readiness probe")
 	}
 }

@@ -18,6 +18,7 @@ type worker struct {
 	cp        *containerProbes
 	kind      probeType
 	spec      *corev1.Probe
+	trigger   chan struct{}
 
 	// lastResult and resultRun count equal results in a row, for the
 	// thresholds.
@@ -48,6 +49,8 @@ func (w *worker) run(ctx context.Context) {
 				t.Stop()
 				return
 			case <-t.C():
+			case <-w.trigger:
+				t.Stop()
 			}
 		}
 		begin := w.m.clock.Now()
