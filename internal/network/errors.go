@@ -15,4 +15,8 @@ var (
 	// ErrInvalidPortMapping is returned by Setup for a hostPort mapping
 	// with an unknown protocol or an out-of-range port.
 	ErrInvalidPortMapping = errors.New("invalid port mapping")
+
+	// errNodeNetworkGone: the bridge or the table went away behind our
+	// back; Setup puts them back (SetPodCIDR again) and retries.
+	errNodeNetworkGone = errors.New("node network missing")
 )

@@ -145,6 +145,33 @@ func TestPodNetwork(t *testing.T) {
 		}
 	})
 
+	t.Run("Setup puts back a deleted bridge and table", func(t *testing.T) {
+		br, err := e.net.host.LinkByName("mini0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.net.host.LinkDel(br); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.net.deleteTable(); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []struct {
+			id, ip string
+			ports  []runtime.PortMapping
+		}{{sandboxA, testPodA, portsA}, {sandboxB, testPodB, portsB}} {
+			if _, err := e.net.Setup(ctx, s.id, []string{s.ip}, s.ports); err != nil {
+				t.Fatalf("Setup %s: %v", s.id, err)
+			}
+		}
+		if got, err := ask(t, podB, "tcp4", testPodA+":8080"); err != nil || got != testPodB {
+			t.Errorf("pod to pod: %q, %v", got, err)
+		}
+		if got, err := ask(t, e.remote, "tcp4", testHostIP+":30080"); err != nil || got != testRemoteIP {
+			t.Errorf("hostPort: %q, %v", got, err)
+		}
+	})
+
 	t.Run("Teardown removes veth, rules and namespace file", func(t *testing.T) {
 		for i := 0; i < 2; i++ { // the second time finds nothing to do
 			if err := e.net.Teardown(ctx, sandboxA); err != nil {

@@ -96,13 +96,17 @@ func (n *Network) ensureTable(podCIDR *net.IPNet) error {
 }
 
 // setHostPorts replaces the sandbox's hostPort rules with rules for ports,
-// in one transaction.
+// in one transaction. It returns errNodeNetworkGone when there are rules
+// to add but the table or its hostports chain is missing.
 func (n *Network) setHostPorts(sandboxID string, podIP net.IP, ports []hostPort) error {
 	n.nftMu.Lock()
 	defer n.nftMu.Unlock()
-	old, err := n.sandboxRules(sandboxID)
+	old, chainExists, err := n.sandboxRules(sandboxID)
 	if err != nil {
 		return err
+	}
+	if !chainExists && len(ports) > 0 {
+		return fmt.Errorf("%w: nftables chain %s %s is missing", errNodeNetworkGone, n.cfg.Table, chainHostPorts)
 	}
 	if len(old) == 0 && len(ports) == 0 {
 		return nil
@@ -128,30 +132,43 @@ func (n *Network) removeHostPorts(sandboxID string) error {
 	return n.setHostPorts(sandboxID, nil, nil)
 }
 
-// sandboxRules lists the sandbox's rules in hostports (none when the table
-// does not exist). Call with nftMu held.
-func (n *Network) sandboxRules(sandboxID string) ([]*nftables.Rule, error) {
-	if _, err := n.nft.ListChain(n.table(), chainHostPorts); err != nil {
-		exists, lerr := n.tableExists()
-		if lerr != nil {
-			return nil, lerr
-		}
-		if !exists {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("nftables chain %s: %w", chainHostPorts, err)
-	}
-	rules, err := n.nft.GetRules(n.table(), n.chain(chainHostPorts))
+// sandboxRules lists the sandbox's rules in hostports, and whether that
+// chain exists. Call with nftMu held.
+func (n *Network) sandboxRules(sandboxID string) (rules []*nftables.Rule, chainExists bool, err error) {
+	all, err := n.nft.GetRules(n.table(), n.chain(chainHostPorts))
 	if err != nil {
-		return nil, fmt.Errorf("list hostPort rules: %w", err)
+		// GetRules does not wrap the kernel's ENOENT: find out whether
+		// the chain is absent or the call failed.
+		exists, lerr := n.chainExists(chainHostPorts)
+		if lerr != nil || exists {
+			return nil, exists, errors.Join(fmt.Errorf("list hostPort rules: %w", err), lerr)
+		}
+		return nil, false, nil
 	}
-	var out []*nftables.Rule
-	for _, r := range rules {
+	for _, r := range all {
 		if c, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && c == sandboxComment+sandboxID {
-			out = append(out, r)
+			rules = append(rules, r)
 		}
 	}
-	return out, nil
+	return rules, true, nil
+}
+
+// chainExists reports whether our table has the chain.
+func (n *Network) chainExists(name string) (bool, error) {
+	exists, err := n.tableExists()
+	if err != nil || !exists {
+		return false, err
+	}
+	chains, err := n.nft.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return false, fmt.Errorf("list nftables chains: %w", err)
+	}
+	for _, c := range chains {
+		if c.Table.Name == n.cfg.Table && c.Name == name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (n *Network) tableExists() (bool, error) {

@@ -75,13 +75,27 @@ func (n *Network) Setup(ctx context.Context, sandboxID string, ips []string, por
 	if err != nil {
 		return "", err
 	}
-	if err := n.attachHostVeth(hostVeth, mtu); err != nil {
+	err = n.attachHostVeth(hostVeth, mtu)
+	if errors.Is(err, errNodeNetworkGone) {
+		err = n.restoreNodeNetwork(ctx, podCIDR, err)
+		if err == nil {
+			err = n.attachHostVeth(hostVeth, mtu)
+		}
+	}
+	if err != nil {
 		return "", err
 	}
 	if err := configurePodVeth(pod, podVeth, &net.IPNet{IP: podIP, Mask: podCIDR.Mask}, gw, podMAC(podIP), mtu); err != nil {
 		return "", err
 	}
-	if err := n.setHostPorts(sandboxID, podIP, mappings); err != nil {
+	err = n.setHostPorts(sandboxID, podIP, mappings)
+	if errors.Is(err, errNodeNetworkGone) {
+		err = n.restoreNodeNetwork(ctx, podCIDR, err)
+		if err == nil {
+			err = n.setHostPorts(sandboxID, podIP, mappings)
+		}
+	}
+	if err != nil {
 		return "", err
 	}
 	n.log.DebugContext(ctx, "sandbox network set up", "sandbox", sandboxID, "ip", podIP.String(), "veth", hostVeth.Attrs().Name, "hostPorts", len(mappings))
@@ -117,6 +131,16 @@ func (n *Network) Teardown(ctx context.Context, sandboxID string) error {
 		return err
 	}
 	n.log.DebugContext(ctx, "sandbox network torn down", "sandbox", sandboxID)
+	return nil
+}
+
+// restoreNodeNetwork runs SetPodCIDR again after Setup found the bridge or
+// the table gone (deleted by hand, or by another program's flush).
+func (n *Network) restoreNodeNetwork(ctx context.Context, podCIDR *net.IPNet, cause error) error {
+	n.log.WarnContext(ctx, "restoring the node's pod network", "reason", cause.Error())
+	if err := n.SetPodCIDR(ctx, podCIDR.String()); err != nil {
+		return fmt.Errorf("%w (restoring it: %w)", cause, err)
+	}
 	return nil
 }
 
@@ -194,6 +218,9 @@ func (n *Network) ensureVeth(pod *netlink.Handle, ns netns.NsHandle, hostName st
 func (n *Network) attachHostVeth(host netlink.Link, mtu int) error {
 	name := host.Attrs().Name
 	br, err := n.host.LinkByName(n.cfg.Bridge)
+	if isNotFound(err) {
+		return fmt.Errorf("%w: bridge %s is missing", errNodeNetworkGone, n.cfg.Bridge)
+	}
 	if err != nil {
 		return fmt.Errorf("find bridge %s: %w", n.cfg.Bridge, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -144,7 +145,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		}
 	})
 	err = inNS(t, e.host, func() error {
-		e.net, err = New(Config{ClusterCIDR: testClusterCIDR, NetNSDir: e.nsDir})
+		e.net, err = New(Config{ClusterCIDR: testClusterCIDR, NetNSDir: e.nsDir, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 		return err
 	})
 	if err != nil {
