@@ -120,7 +120,8 @@ func New(cfg Config) *Manager {
 // containers gone or replaced by a new ID. A terminated pod (Succeeded,
 // Failed) keeps no workers; a pod being deleted keeps only readiness
 // probing, as kubelet's liveness and startup results turn to success
-// once deletion starts.
+// once deletion starts. The Manager keeps pod (workers read its IP from
+// it until the next Sync): the caller must not modify it afterwards.
 func (m *Manager) Sync(pod *corev1.Pod, running map[string]Running) {
 	if m.exec == nil {
 		return
@@ -283,6 +284,7 @@ func (m *Manager) currentPod(uid types.UID) *corev1.Pod {
 // startWorkers starts one worker per probe of a new container instance;
 // m.mu is held.
 func (m *Manager) startWorkers(uid types.UID, c *corev1.Container, r Running) *containerProbes {
+	c = c.DeepCopy() // the worker outlives the pod object it came from
 	ctx, stop := context.WithCancel(context.Background())
 	liveCtx, stopLive := context.WithCancel(ctx)
 	cp := &containerProbes{
