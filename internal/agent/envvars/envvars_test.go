@@ -93,7 +93,7 @@ func TestResolve(t *testing.T) {
 		wantErr string
 	}{
 		{name: "values and expansion",
-			env: []corev1.EnvVar{{Name: "A", Value: "x"}, {Name: "B", Value: "$(A)-$(MY_SVC_SERVICE_HOST)-$(NOPE)-$$(A)"}},
+			env:  []corev1.EnvVar{{Name: "A", Value: "x"}, {Name: "B", Value: "$(A)-$(MY_SVC_SERVICE_HOST)-$(NOPE)-$$(A)"}},
 			want: map[string]string{"A": "x", "B": "x-10.43.0.20-$(NOPE)-$(A)"}},
 		{name: "later env sees earlier only",
 			env:  []corev1.EnvVar{{Name: "B", Value: "$(A)"}, {Name: "A", Value: "x"}},
