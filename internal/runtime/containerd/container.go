@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	ctrd "github.com/containerd/containerd"
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	tasktypes "github.com/containerd/containerd/api/types/task"
-	ctrd "github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/errdefs"
@@ -352,6 +352,21 @@ func (r *Runtime) ContainerStatus(ctx context.Context, id string) (*runtime.Cont
 		case !errdefs.IsNotFound(errdefs.FromGRPC(err)):
 			return nil, fmt.Errorf("containerd: task of %s: %w", id, err)
 		}
+		if task != nil && task.Status == tasktypes.Status_STOPPED {
+			// Record the exit now rather than report a status whose
+			// reason and log may still change.
+			at := time.Now()
+			if task.ExitedAt != nil {
+				at = task.ExitedAt.AsTime()
+			}
+			if err := r.recordExit(nctx, id, task.ExitStatus, at); err != nil {
+				return nil, err
+			}
+			if rec, err = r.containerRecord(ctx, id); err != nil {
+				return nil, err
+			}
+			task = nil
+		}
 	}
 	return r.statusFromRecord(rec, task), nil
 }
@@ -382,7 +397,10 @@ func (r *Runtime) statusFromRecord(rec *containers.Container, task *tasktypes.Pr
 		if task.ExitedAt != nil {
 			st.FinishedAt = task.ExitedAt.AsTime()
 		}
-		st.Reason = exitReason(st.ExitCode, false)
+		r.mu.Lock()
+		oom := r.oom[rec.ID]
+		r.mu.Unlock()
+		st.Reason = exitReason(st.ExitCode, oom || containerOOMKilled(l[labelUID], rec.ID))
 	case task != nil:
 		st.State = runtime.ContainerCreated
 	case l[labelStarted] != "":

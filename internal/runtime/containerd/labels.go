@@ -88,7 +88,7 @@ func splitList(s string) []string {
 func userLabels(all map[string]string) map[string]string {
 	out := make(map[string]string, len(all))
 	for k, v := range all {
-		if !strings.HasPrefix(k, "mini.dev/") || k == ownPrefix + "container-type" {
+		if !strings.HasPrefix(k, "mini.dev/") || k == ownPrefix+"container-type" {
 			out[k] = v
 		}
 	}

@@ -30,6 +30,12 @@ func cgroupV2() bool {
 	return err == nil
 }
 
+// swapAccounting reports whether cgroup v1 accounts swap (memsw).
+func swapAccounting() bool {
+	_, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+	return err == nil && !cgroupV2()
+}
+
 // removePodCgroup removes a removed pod's (empty) cgroup directories,
 // which runc leaves behind as parents of the containers' cgroups.
 func removePodCgroup(uid string) {
@@ -177,6 +183,11 @@ func resourceOpts(res runtime.Resources) []oci.SpecOpts {
 	var opts []oci.SpecOpts
 	if res.MemoryLimitInBytes > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(res.MemoryLimitInBytes)))
+		// As containerd's CRI plugin: no swap beyond the limit, so that
+		// the limit ends in an OOM kill rather than swapping.
+		if swapAccounting() {
+			opts = append(opts, oci.WithMemorySwap(res.MemoryLimitInBytes))
+		}
 	}
 	if res.CPUQuota > 0 {
 		opts = append(opts, oci.WithCPUCFS(res.CPUQuota, uint64(res.CPUPeriod)))
