@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,8 +49,17 @@ func TestMain(m *testing.M) {
 		}
 		shared.n.removeDir()
 	}
+	if nodesStarted.Load() > 0 {
+		if err := deleteNFTable(podNetTable); err != nil {
+			fmt.Fprintf(os.Stderr, "nodetest: deleting nftables table %s: %v\n", podNetTable, err)
+		}
+	}
 	os.Exit(code)
 }
+
+// nodesStarted counts the nodes this run started, whose network state
+// the end of the run removes.
+var nodesStarted atomic.Int32
 
 // shared is the one server every test of the package uses, started by the
 // first test that asks for it.
@@ -122,6 +132,7 @@ func nodeDirs(prefix string) (*node, error) {
 		bridge: fmt.Sprintf("%s%d", prefix, os.Getpid()%1000000),
 	}
 	n.kubeconfig = filepath.Join(n.dataDir, "kubeconfig.yaml")
+	nodesStarted.Add(1)
 	return n, nil
 }
 

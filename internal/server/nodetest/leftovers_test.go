@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -190,4 +191,28 @@ func unescapeMountPoint(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// podNetTable is the nftables table the pod network programs. NodeConfig
+// cannot name it yet, so every node of this package shares the default
+// one; it is deleted once all of them have stopped.
+const podNetTable = "mini-podnet"
+
+// deleteNFTable deletes an ip-family nftables table if it exists.
+func deleteNFTable(name string) error {
+	conn, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if t.Name == name {
+			conn.DelTable(t)
+			return conn.Flush()
+		}
+	}
+	return nil
 }
