@@ -143,10 +143,6 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := r.setLabels(ctx, id, map[string]string{labelStarted: formatTime(time.Now())}); err != nil {
-		tio.close()
-		return err
-	}
 	task, err := c.NewTask(nctx, func(string) (cio.IO, error) { return tio.io(), nil })
 	if err == nil {
 		err = task.Start(nctx)
@@ -154,6 +150,11 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if err != nil {
 		r.startFailed(context.WithoutCancel(nctx), id, task, tio, err)
 		return fmt.Errorf("containerd: starting container %s: %w", rec.Labels[labelCName], err)
+	}
+	// Labelled only now: a started container without a task is one whose
+	// task vanished (see statusFromRecord).
+	if err := r.setLabels(ctx, id, map[string]string{labelStarted: formatTime(time.Now())}); err != nil {
+		return err
 	}
 	r.emit(id, runtime.ContainerRunning, rec.Labels)
 	return nil

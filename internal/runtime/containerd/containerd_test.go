@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,6 +54,12 @@ func startEnv(t *testing.T) *env {
 	}
 	runRuntime(t, rt)
 	e := &env{dir: dir, rt: rt}
+	importBusybox(t, rt)
+	return e
+}
+
+// importBusybox imports the busybox test image into rt's namespace.
+func importBusybox(t *testing.T, rt *Runtime) {
 	tar, err := testimages.Busybox(filepath.Join(os.TempDir(), "mini-testimages"))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +76,6 @@ func startEnv(t *testing.T) *env {
 	if len(imgs) != 1 || !slices.Contains(imgs[0].RepoTags, testimages.BusyboxTag) {
 		t.Fatalf("imported %+v", imgs)
 	}
-	return e
 }
 
 // runRuntime runs rt until the test ends, removing every sandbox it made
@@ -407,3 +414,36 @@ func TestContainerd(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestPortForwardHostNetwork(t *testing.T) {
+	e := startEnv(t)
+	ctx := context.Background()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.Copy(c, c) // echo
+	}()
+	sbID, _ := e.sandbox(t, "forward")
+	local, remote := net.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- e.rt.PortForward(ctx, sbID, int32(ln.Addr().(*net.TCPAddr).Port), remote) }()
+	if _, err := local.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(local).ReadString('\n')
+	if err != nil || line != "ping\n" {
+		t.Fatalf("echoed %q, %v", line, err)
+	}
+	local.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
