@@ -29,6 +29,14 @@ type Config struct {
 	Source Source
 	// Node describes the machine: capacity, labels, addresses.
 	Node NodeConfig
+	// RootDir holds the agent's per-pod files: container logs under
+	// logs/<namespace>_<name>_<uid>. Empty: no log directory (sim).
+	RootDir string
+	// Volumes, Env and Prober extend the agent for runtimes that run
+	// processes; nil ones leave the feature out (see extensions.go).
+	Volumes Volumes
+	Env     EnvResolver
+	Prober  Prober
 	// Timing holds the heartbeat periods; zero fields mean kubelet's
 	// defaults.
 	Timing Timing
@@ -155,6 +163,14 @@ func New(cfg Config) (*Agent, error) {
 		pods:    map[types.UID]*podEntry{},
 	}
 	return a, nil
+}
+
+// Resync queues a pod's sync, for collaborators that learn of a change
+// the agent cannot see (a probe result, a volume source).
+func (a *Agent) Resync(uid types.UID) {
+	if a.queue != nil {
+		a.queue.Add(uid)
+	}
 }
 
 // Ready is closed once the Node is registered.

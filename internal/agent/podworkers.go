@@ -66,6 +66,18 @@ func (a *Agent) OnNode(node *corev1.Node) {
 	if node.Spec.PodCIDR == "" || a.ipam.hasCIDR() {
 		return
 	}
+	// The runtime's pod network learns its range first (CRI's
+	// UpdateRuntimeConfig); until that works no sandbox is made, and the
+	// next Node update tries again.
+	if u, ok := a.rt.(runtime.PodCIDRUpdater); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := u.UpdatePodCIDR(ctx, node.Spec.PodCIDR)
+		cancel()
+		if err != nil {
+			a.log.Error("pod network", "cidr", node.Spec.PodCIDR, "err", err)
+			return
+		}
+	}
 	if err := a.ipam.setCIDR(node.Spec.PodCIDR); err != nil {
 		a.log.Error("pod CIDR", "err", err)
 		return

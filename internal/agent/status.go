@@ -168,11 +168,11 @@ func (a *Agent) containerID(id string) string {
 	return a.runtimeName() + "://" + id
 }
 
-// setReadiness sets started and ready as kubelet's prober manager does
-// for containers without probes: started once running; ready while
-// running, or, for a plain init container, once it succeeded.
-// TODO(probes): startup and readiness probe results plug in here.
-func (a *Agent) setReadiness(_ *corev1.Pod, c *corev1.Container, st *corev1.ContainerStatus, isInit bool) {
+// setReadiness sets started and ready as kubelet's prober manager does:
+// without a prober (or probes), started once running and ready while
+// running; a plain init container is ready once it succeeded. With
+// probes, the startup and readiness results decide.
+func (a *Agent) setReadiness(pod *corev1.Pod, c *corev1.Container, st *corev1.ContainerStatus, isInit bool) {
 	running := st.State.Running != nil
 	st.Started = ptr.To(running)
 	if isInit && !isSidecar(c) {
@@ -180,6 +180,12 @@ func (a *Agent) setReadiness(_ *corev1.Pod, c *corev1.Container, st *corev1.Cont
 		return
 	}
 	st.Ready = running
+	if !running || a.cfg.Prober == nil {
+		return
+	}
+	_, id, _ := strings.Cut(st.ContainerID, "://")
+	st.Started = ptr.To(a.cfg.Prober.Started(pod.UID, id))
+	st.Ready = *st.Started && a.cfg.Prober.Ready(pod.UID, id)
 }
 
 // volumeMountStatuses reports the container's mounts (recursive

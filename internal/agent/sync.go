@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,6 +36,7 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (time.Duration, erro
 		if err := a.teardown(ctx, nil, pr, 0); err != nil {
 			return 0, err
 		}
+		a.releasePod(uid, pr, true)
 		a.forget(uid)
 		return 0, nil
 	case pod.DeletionTimestamp != nil:
@@ -47,6 +49,7 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (time.Duration, erro
 			}
 		}
 		a.ipam.release(uid)
+		a.releasePod(uid, nil, false)
 		return 0, nil
 	}
 	return a.syncActive(ctx, pod, pr)
@@ -68,11 +71,16 @@ func (a *Agent) syncActive(ctx context.Context, pod *corev1.Pod, pr *podRuntime)
 		sb, syncErr = a.runSandbox(ctx, pod, pr)
 	}
 	if sb != nil {
-		requeue, syncErr = a.startContainers(ctx, pod, sb, pr, waiting)
-		var err error
+		mounts, err := a.podMounts(ctx, pod, sb)
+		if err != nil {
+			syncErr = err
+		} else {
+			requeue, syncErr = a.startContainers(ctx, pod, sb, pr, mounts, waiting)
+		}
 		if pr, err = a.inspect(ctx, pod.UID); err != nil {
 			return 0, err
 		}
+		a.syncProbes(pod, pr, sb)
 	}
 	status := a.podStatus(pod, pr, waiting, false)
 	if err := a.writeStatus(ctx, pod, status); err != nil {
@@ -102,6 +110,7 @@ func (a *Agent) sandboxConfig(pod *corev1.Pod, attempt uint32, ips []string) *ru
 		Name: pod.Name, Namespace: pod.Namespace, UID: string(pod.UID), Attempt: attempt,
 		Hostname: hostname, Labels: labels, Annotations: maps.Clone(pod.Annotations),
 		RestartPolicy: string(pod.Spec.RestartPolicy), HostNetwork: pod.Spec.HostNetwork, IPs: ips,
+		LogDirectory: a.logDirectory(pod),
 	}
 	for _, c := range pod.Spec.Containers {
 		for _, p := range c.Ports {
@@ -143,7 +152,7 @@ func (a *Agent) runSandbox(ctx context.Context, pod *corev1.Pod, pr *podRuntime)
 // containers one at a time, each to success, then every container, each
 // restarted as the restart policy says once its back-off allows.
 func (a *Agent) startContainers(ctx context.Context, pod *corev1.Pod, sb *runtime.PodSandbox, pr *podRuntime,
-	waiting map[string]*corev1.ContainerStateWaiting) (time.Duration, error) {
+	mounts map[string][]runtime.Mount, waiting map[string]*corev1.ContainerStateWaiting) (time.Duration, error) {
 	var requeue time.Duration
 	wait := func(d time.Duration) {
 		if d > 0 && (requeue == 0 || d < requeue) {
@@ -152,7 +161,7 @@ func (a *Agent) startContainers(ctx context.Context, pod *corev1.Pod, sb *runtim
 	}
 	var errs []error
 	start := func(c *corev1.Container, typ string, attempt uint32) {
-		if err := a.startContainer(ctx, pod, sb, c, typ, attempt, waiting); err != nil {
+		if err := a.startContainer(ctx, pod, sb, c, typ, attempt, mounts[c.Name], waiting); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -220,6 +229,8 @@ func (a *Agent) startContainers(ctx context.Context, pod *corev1.Pod, sb *runtim
 			start(c, runtime.ContainerTypeRegular, pr.nextAttempt(c.Name))
 		case cur.State == runtime.ContainerCreated:
 			errs = append(errs, a.startCreated(ctx, pod, c, cur))
+		case cur.State == runtime.ContainerRunning:
+			errs = append(errs, a.killIfUnhealthy(ctx, pod, c, cur))
 		case cur.State == runtime.ContainerExited && shouldRestart(pod.Spec.RestartPolicy, cur.ExitCode):
 			if d, ok := a.mayRestart(pod, c, cur, waiting); ok {
 				start(c, runtime.ContainerTypeRegular, cur.Attempt+1)
@@ -298,12 +309,24 @@ func (a *Agent) startCreated(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 // startContainer pulls the image as the pull policy says, then creates and
 // starts one container instance.
 func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, sb *runtime.PodSandbox, c *corev1.Container,
-	typ string, attempt uint32, waiting map[string]*corev1.ContainerStateWaiting) error {
+	typ string, attempt uint32, mounts []runtime.Mount, waiting map[string]*corev1.ContainerStateWaiting) error {
 	ref := containerRef(pod, c)
 	if err := a.ensureImage(ctx, ref, c, waiting); err != nil {
 		return err
 	}
 	cfg := containerConfig(pod, c, typ, attempt)
+	cfg.Mounts = mounts
+	if a.cfg.Env != nil {
+		env, err := a.cfg.Env(ctx, pod, c, sb.IPs)
+		if err != nil {
+			// kubelet's CreateContainerConfigError: the pod waits until
+			// the referenced object appears.
+			waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
+			a.rec.Eventf(ref, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+			return fmt.Errorf("environment of %s: %w", c.Name, err)
+		}
+		cfg.Env = env
+	}
 	id, err := a.rt.CreateContainer(ctx, sb.ID, cfg, a.sandboxConfig(pod, sb.Attempt, sb.IPs))
 	if err != nil {
 		waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
@@ -312,11 +335,15 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, sb *runtime
 	}
 	a.rec.Eventf(ref, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 	if err := a.rt.StartContainer(ctx, id); err != nil {
+		// The container is left exited with the runtime's reason
+		// (StartError); kubelet shows RunContainerError until the
+		// back-off restarts it.
+		waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "RunContainerError", Message: err.Error()}
 		a.rec.Eventf(ref, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		return fmt.Errorf("start %s: %w", c.Name, err)
 	}
 	a.rec.Eventf(ref, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
-	return nil
+	return a.postStart(ctx, pod, c, id)
 }
 
 // ensureImage is kubelet's image manager: pull unless the policy and the
@@ -368,11 +395,8 @@ func containerConfig(pod *corev1.Pod, c *corev1.Container, typ string, attempt u
 		Stdin:       c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
 		LogPath: fmt.Sprintf("%s/%d.log", c.Name, attempt),
 	}
-	for _, e := range c.Env {
-		if e.ValueFrom == nil {
-			cfg.Env = append(cfg.Env, runtime.KeyValue{Key: e.Name, Value: e.Value})
-		}
-	}
+	cfg.Env = literalEnv(c)
+	cfg.Security = securityConfig(pod, c)
 	// cgroup values as kubelet derives them (shares from requests, quota
 	// from limits over a 100 ms period).
 	if q, ok := c.Resources.Requests[corev1.ResourceCPU]; ok {
@@ -423,20 +447,34 @@ func (a *Agent) teardown(ctx context.Context, pod *corev1.Pod, pr *podRuntime, g
 	return nil
 }
 
-// stopAll stops running containers (Killing events) and the sandboxes.
+// stopAll stops running containers (Killing events, preStop hooks first,
+// all containers at once as kubelet's killContainersWithSyncResult) and
+// the sandboxes.
 func (a *Agent) stopAll(ctx context.Context, pod *corev1.Pod, pr *podRuntime, grace time.Duration) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(pr.byName))
 	for name, insts := range pr.byName {
 		for _, c := range insts {
 			if c.State != runtime.ContainerRunning && c.State != runtime.ContainerCreated {
 				continue
 			}
-			if pod != nil && c.State == runtime.ContainerRunning {
-				a.rec.Eventf(containerRef(pod, &corev1.Container{Name: name}), corev1.EventTypeNormal, "Killing", "Stopping container %s", name)
-			}
-			if err := a.rt.StopContainer(ctx, c.ID, grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-				return fmt.Errorf("stop %s: %w", name, err)
-			}
+			wg.Go(func() {
+				left := grace
+				if pod != nil && c.State == runtime.ContainerRunning {
+					spec := specContainer(pod, name)
+					a.rec.Eventf(containerRef(pod, spec), corev1.EventTypeNormal, "Killing", "Stopping container %s", name)
+					left = a.preStop(ctx, pod, spec, c.ID, grace)
+				}
+				if err := a.rt.StopContainer(ctx, c.ID, left); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+					errs <- fmt.Errorf("stop %s: %w", name, err)
+				}
+			})
 		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
 	}
 	for _, sb := range pr.sandboxes {
 		if sb.State == runtime.SandboxReady {
@@ -468,6 +506,7 @@ func (a *Agent) terminate(ctx context.Context, pod *corev1.Pod, pr *podRuntime) 
 		return err
 	}
 	a.ipam.release(pod.UID)
+	a.releasePod(pod.UID, after, true)
 	err = a.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: ptr.To[int64](0),
 		Preconditions:      &metav1.Preconditions{UID: ptr.To(pod.UID)},
