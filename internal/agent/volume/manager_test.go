@@ -87,7 +87,7 @@ func testPod(volumes []corev1.Volume, mounts []corev1.VolumeMount) *corev1.Pod {
 		Spec: corev1.PodSpec{NodeName: "n1", ServiceAccountName: "sa", Volumes: volumes,
 			InitContainers: []corev1.Container{{Name: "init", VolumeMounts: mounts}},
 			Containers: []corev1.Container{{Name: "c", VolumeMounts: mounts,
-				Env: []corev1.EnvVar{{Name: "POD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
+				Env:       []corev1.EnvVar{{Name: "POD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
 				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}}}}},
 		Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.42.0.9"}}},
 	}
