@@ -5,7 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,4 +92,48 @@ func TestRestart(t *testing.T) {
 	if err != nil || after.State != runtime.ContainerExited || after.ExitCode != 137 || !after.StartedAt.Equal(before.StartedAt) {
 		t.Fatalf("after stop: %+v, %v", after, err)
 	}
+}
+
+// TestDaemonRestart kills the supervised containerd: Run starts it again
+// and the backend, events included, works on.
+func TestDaemonRestart(t *testing.T) {
+	e := startEnv(t)
+	ctx := context.Background()
+	pid := daemonPID(t, e.dir)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a new containerd", 20*time.Second, func() bool {
+		p := daemonPID(t, e.dir)
+		if p == 0 || p == pid {
+			return false
+		}
+		_, err := e.rt.Version(ctx)
+		return err == nil
+	})
+	sbID, sb := e.sandbox(t, "daemonrestart")
+	id := e.container(t, sbID, sb, "quick", runtime.ContainerConfig{Command: []string{"sh", "-c", "exit 4"}})
+	if err := e.rt.StartContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	// The exit is recorded from the (re-subscribed) event stream, not by
+	// ContainerStatus: ListContainers reads labels and tasks only.
+	eventually(t, "exit recorded", 20*time.Second, func() bool {
+		rec, err := e.rt.containerRecord(ctx, id)
+		return err == nil && rec.Labels[labelExitCode] == "4"
+	})
+}
+
+// daemonPID finds the containerd running with dir's config (0: none).
+func daemonPID(t *testing.T, dir string) int {
+	procs, _ := os.ReadDir("/proc")
+	want := "containerd\x00--config\x00" + filepath.Join(dir, "containerd", "config.toml")
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err == nil && strings.HasPrefix(string(cmdline), want) {
+			pid, _ := strconv.Atoi(p.Name())
+			return pid
+		}
+	}
+	return 0
 }
