@@ -3,8 +3,8 @@
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/mini
 DATA_DIR ?= /var/lib/mini
-# Simulated nodes for `make run`, until the node agent on containerd lands.
-SIM_NODES ?= 3
+# Simulated nodes `make run` adds beside the real node (SIM_NODES=3).
+SIM_NODES ?= 0
 FUZZTIME ?= 10s
 # The bundled kubectl reports the Kubernetes release of the pinned modules
 # (k8s.io/* v0.X.Y is Kubernetes v1.X.Y).

@@ -35,6 +35,8 @@ type serverOptions struct {
 	disableControllers     bool
 	pprofAddress           string
 	nodeMonitorGracePeriod time.Duration
+	// This machine's node.
+	node server.NodeConfig
 }
 
 func newServerCommand(streams Streams) *cobra.Command {
@@ -57,7 +59,14 @@ func newServerCommand(streams Streams) *cobra.Command {
 	f.IntVar(&o.httpsPort, "https-listen-port", 6443, "port the API listens on (0 picks a free one)")
 	f.StringVar(&o.bindAddress, "bind-address", "0.0.0.0", "address the API listens on")
 	f.StringVar(&o.writeKubeconfig, "write-kubeconfig", "", "where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)")
-	f.BoolVar(&o.disableAgent, "disable-agent", false, "run no node agent on this machine (none runs yet)")
+	f.BoolVar(&o.disableAgent, "disable-agent", false, "run no node agent on this machine (control plane only)")
+	f.StringVar(&o.node.Name, "node-name", "", "this machine's node name (default: the host name)")
+	f.StringVar(&o.node.IP, "node-ip", "", "this node's InternalIP (default: the source address of the default route)")
+	f.StringVar(&o.node.ContainerRuntimeEndpoint, "container-runtime-endpoint", "",
+		"socket of an existing containerd to run pods with (default: mini runs its own under <data-dir>/agent/containerd)")
+	f.IntVar(&o.node.KubeletPort, "kubelet-port", 10250, "port of the node's endpoint for logs, exec, attach and port-forward (0 picks a free one)")
+	f.StringVar(&o.node.ClusterDNS, "cluster-dns", "10.43.0.10", "cluster DNS address written into pods' resolv.conf")
+	f.StringVar(&o.node.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	f.Int64Var(&o.historyCount, "history-count", store.DefaultHistoryCount, "events of history kept for watches and paged lists")
 	f.DurationVar(&o.historyAge, "history-age", store.DefaultHistoryAge, "age past which history is compacted")
 	f.DurationVar(&o.compactInterval, "compact-interval", store.DefaultCompactInterval, "how often history is compacted")
@@ -83,13 +92,18 @@ const defaultDataDir = "/var/lib/mini"
 // runServer runs the server until ctx ends; once it is up, it gives back
 // the memory start-up used.
 func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error {
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		DataDir: o.dataDir, BindAddress: o.bindAddress, HTTPSPort: o.httpsPort, WriteKubeconfig: o.writeKubeconfig,
 		HistoryCount: o.historyCount, HistoryAge: o.historyAge, CompactInterval: o.compactInterval, WatchWindow: o.watchWindow,
 		ServiceCIDR: o.serviceCIDR, ClusterCIDR: o.clusterCIDR, NodePortRange: o.nodePortRange, AdvertiseAddress: o.advertiseAddress,
 		SimNodes: o.simNodes, DisableScheduler: o.disableScheduler, DisableControllerManager: o.disableControllers, Timing: controlplane.Timing{NodeMonitorGracePeriod: o.nodeMonitorGracePeriod},
 		Logger: logger,
-	})
+	}
+	if !o.disableAgent {
+		node := o.node
+		cfg.Node = &node
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,9 @@ type Config struct {
 	AdvertiseAddress string // "" = this host's first non-loopback IPv4 address
 	// SimNodes is how many simulated nodes to run.
 	SimNodes int
+	// Node, when set, runs a real node for this machine (`mini server`
+	// without --disable-agent): the agent on containerd.
+	Node *NodeConfig
 	// NodeLeaseDuration is the sim nodes' lease duration (upstream kubelet
 	// default 40 s); they renew every quarter of it.
 	NodeLeaseDuration time.Duration
@@ -67,6 +70,7 @@ type Server struct {
 	addr       string // set before ready is closed
 	kubeconfig string
 	simNodes   *simnodes.SimNodes // nil without SimNodes
+	nodeReady  chan struct{}      // closed once the real node is registered
 }
 
 // New checks the configuration; it starts nothing.
@@ -99,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.WriteKubeconfig = filepath.Join(cfg.DataDir, "kubeconfig.yaml")
 	}
 	return &Server{cfg: cfg, log: cfg.Logger.With("component", "server"), ready: make(chan struct{}),
-		kubeconfig: cfg.WriteKubeconfig}, nil
+		kubeconfig: cfg.WriteKubeconfig, nodeReady: make(chan struct{})}, nil
 }
 
 // Ready is closed once the API answers and the admin kubeconfig is
@@ -112,6 +116,10 @@ func (s *Server) Addr() string { return s.addr }
 // SimNodes are the simulated nodes (nil when there are none); valid once
 // Ready is closed.
 func (s *Server) SimNodes() *simnodes.SimNodes { return s.simNodes }
+
+// NodeReady is closed once this machine's node (Config.Node) is
+// registered; never without one.
+func (s *Server) NodeReady() <-chan struct{} { return s.nodeReady }
 
 // Kubeconfig is the path of the admin kubeconfig.
 func (s *Server) Kubeconfig() string { return s.kubeconfig }
@@ -218,6 +226,9 @@ func (s *Server) runCluster(ctx context.Context, ca *pki.CA, apiAddr string) err
 	}
 	if s.simNodes != nil {
 		g.Go(func() error { return s.simNodes.Run(ctx) })
+	}
+	if s.cfg.Node != nil {
+		g.Go(func() error { return s.runNode(ctx, ca, apiAddr) })
 	}
 	return g.Wait()
 }
