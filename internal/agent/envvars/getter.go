@@ -30,8 +30,9 @@ type CachedGetter struct {
 	ttl    time.Duration
 	now    func() time.Time
 
-	mu      sync.Mutex
-	entries map[cacheKey]*cacheEntry
+	mu        sync.Mutex
+	entries   map[cacheKey]*cacheEntry
+	lastPrune time.Time
 }
 
 type cacheKey struct{ kind, namespace, name string }
@@ -107,6 +108,7 @@ func (g *CachedGetter) get(ctx context.Context, key cacheKey, fetch func(context
 			}
 		}
 		if !ok {
+			g.pruneLocked()
 			e = &cacheEntry{done: make(chan struct{})}
 			g.entries[key] = e
 			g.mu.Unlock()
@@ -136,6 +138,25 @@ func (g *CachedGetter) get(ctx context.Context, key cacheKey, fetch func(context
 			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+	}
+}
+
+// pruneLocked drops stale answers now and then, so that objects no pod
+// asks for any more do not stay in memory.
+func (g *CachedGetter) pruneLocked() {
+	now := g.now()
+	if now.Sub(g.lastPrune) < 10*max(g.ttl, time.Second) {
+		return
+	}
+	g.lastPrune = now
+	for k, e := range g.entries {
+		select {
+		case <-e.done:
+			if now.Sub(e.fetched) >= g.ttl {
+				delete(g.entries, k)
+			}
+		default:
 		}
 	}
 }

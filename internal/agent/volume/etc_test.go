@@ -47,7 +47,7 @@ func TestEtcFiles(t *testing.T) {
 			p.Spec.Hostname, p.Spec.Subdomain = "db", "backend"
 			p.Spec.HostAliases = []corev1.HostAlias{{IP: "1.2.3.4", Hostnames: []string{"foo.local", "bar.local"}}}
 		},
-			wantHosts: hostsHead + "10.42.0.9\tdb.backend.shop.svc.cluster.local\tdb\n\n# Entries added by HostAliases.\n1.2.3.4\tfoo.local\tbar.local\n",
+			wantHosts:  hostsHead + "10.42.0.9\tdb.backend.shop.svc.cluster.local\tdb\n\n# Entries added by HostAliases.\n1.2.3.4\tfoo.local\tbar.local\n",
 			wantResolv: clusterResolv, wantHostname: "db\n"},
 		{name: "fqdn hostname", mutate: func(p *corev1.Pod) {
 			p.Spec.Subdomain = "backend"

@@ -30,7 +30,7 @@ func ptr[T any](v T) *T { return &v }
 
 // newTestManager returns a manager over a fake clientset whose token
 // requests answer "token-<n>", and tears its pods down after the test.
-func newTestManager(t *testing.T, objs ...k8sruntime.Object) (*Manager, *fake.Clientset, *atomic.Int32) {
+func newTestManager(t testing.TB, objs ...k8sruntime.Object) (*Manager, *fake.Clientset, *atomic.Int32) {
 	t.Helper()
 	client := fake.NewClientset(objs...)
 	var tokensIssued atomic.Int32
