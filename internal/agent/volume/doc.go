@@ -16,7 +16,7 @@
 //   - atomic.go: kubelet's AtomicWriter (timestamped directory, ..data
 //     symlink swapped by rename);
 //   - mounts.go: volumeMounts with subPath and subPathExpr; unmounting;
-//   - etc.go, dns.go: the pod's hosts, hostname and resolv.conf.
-//
-// persistentVolumeClaim volumes are not handled yet.
+//   - etc.go, dns.go: the pod's hosts, hostname and resolv.conf;
+//   - pvc.go: persistentVolumeClaim volumes bound to node-local
+//     (hostPath or local) PersistentVolumes.
 package volume

@@ -58,7 +58,8 @@ type Manager struct {
 type podVolumes struct {
 	mu       sync.Mutex
 	pod      *corev1.Pod
-	emptyDir map[string]bool // emptyDirs already set up (ownership done)
+	emptyDir map[string]bool   // emptyDirs already set up (ownership done)
+	claims   map[string]string // persistentVolumeClaim volumes: their paths
 	gone     bool
 }
 
@@ -164,7 +165,7 @@ func (m *Manager) SetUp(ctx context.Context, pod *corev1.Pod) (map[string][]runt
 	m.mu.Lock()
 	p := m.pods[pod.UID]
 	if p == nil {
-		p = &podVolumes{emptyDir: map[string]bool{}}
+		p = &podVolumes{emptyDir: map[string]bool{}, claims: map[string]string{}}
 		m.pods[pod.UID] = p
 	}
 	m.mu.Unlock()
@@ -212,6 +213,9 @@ func (m *Manager) setUpVolume(ctx context.Context, p *podVolumes, pod *corev1.Po
 			return "", false, err
 		}
 		return v.HostPath.Path, false, nil
+	case v.PersistentVolumeClaim != nil:
+		path, err := m.setUpClaim(ctx, p, pod, v)
+		return path, v.PersistentVolumeClaim.ReadOnly, err
 	}
 	plugin := contentPlugin(v)
 	if plugin == "" {
