@@ -77,6 +77,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.RootDir == "" {
 		return nil, errors.New("volume: RootDir is required")
 	}
+	root, err := filepath.Abs(cfg.RootDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RootDir = root
 	if cfg.Getter == nil {
 		if cfg.Client == nil {
 			return nil, errors.New("volume: Getter or Client is required")

@@ -500,3 +500,37 @@ func TestFSGroup(t *testing.T) {
 		t.Errorf("SetUp with fsGroup rewrote an unchanged volume")
 	}
 }
+
+// TestTearDownThroughSymlinkedRoot: mountinfo names resolved paths, so a
+// RootDir reached through a symlink must still get its tmpfs unmounted.
+func TestTearDownThroughSymlinkedRoot(t *testing.T) {
+	requireRoot(t)
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "root")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unmountUnder(real) })
+	client := fake.NewClientset(testObjects()...)
+	m, err := New(Config{Client: client, RootDir: link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := testPod([]corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "sec"}}}}, nil)
+	if _, err := m.SetUp(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	if mounted, err := isMountPoint(filepath.Join(real, "pods", string(pod.UID), "volumes", secretPlugin, "s")); err != nil || !mounted {
+		t.Fatalf("secret volume not on its own tmpfs: %v %v", mounted, err)
+	}
+	if err := m.TearDown(pod.UID); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), real) {
+		t.Errorf("a mount under %s is left", real)
+	}
+}

@@ -140,6 +140,12 @@ func subPath(root, sub string) (string, error) {
 // unmountUnder unmounts every mount at or below dir, deepest first, so
 // that removing dir never reaches into a mounted filesystem.
 func unmountUnder(dir string) error {
+	// mountinfo names mount points by their resolved paths.
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	} else if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return err

@@ -79,6 +79,11 @@ func (t *tokens) get(ctx context.Context, pod *corev1.Pod, p *corev1.ServiceAcco
 	if tr.Spec.ExpirationSeconds == nil {
 		tr.Spec.ExpirationSeconds = &exp
 	}
+	if tr.Status.ExpirationTimestamp.IsZero() {
+		// Without an expiry the refresh rule would ask for a new token
+		// on every resync; assume the lifetime asked for.
+		tr.Status.ExpirationTimestamp = metav1.NewTime(t.now().Add(time.Duration(*tr.Spec.ExpirationSeconds) * time.Second))
+	}
 	t.mu.Lock()
 	t.cache[key] = tr
 	t.mu.Unlock()
