@@ -31,6 +31,11 @@ func (s *Server) podHooks() *hooks {
 		subresources: map[string]subresourceHandler{
 			"binding":  s.serveBinding,
 			"eviction": s.serveEviction,
+			// Served by the node's kubelet endpoint (pods_stream.go).
+			"log":         s.servePodLog,
+			"exec":        s.servePodExec,
+			"attach":      s.servePodAttach,
+			"portforward": s.servePodPortForward,
 		},
 	}
 }

@@ -72,7 +72,9 @@ type Server struct {
 	hooks   map[schema.GroupVersionResource]*hooks
 	// listCache keeps the JSON of listed objects by key and revision.
 	listCache *jsonCache
-	tls       *tls.Config
+	// kubelet reaches nodes' kubelet endpoints (pods/log, exec...).
+	kubelet kubeletClient
+	tls     *tls.Config
 
 	ready chan struct{}
 	mu    sync.Mutex
