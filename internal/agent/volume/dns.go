@@ -37,10 +37,11 @@ func resolvConf(pod *corev1.Pod, dns DNS) ([]byte, error) {
 	case corev1.DNSNone:
 		cfg = resolverConfig{}
 	case corev1.DNSClusterFirst, corev1.DNSClusterFirstWithHostNet:
-		if len(dns.Servers) == 0 {
+		servers := omitDuplicates(dns.Servers)
+		if len(servers) == 0 {
 			break // no cluster DNS known: kubelet falls back to Default
 		}
-		cfg.servers = append([]string(nil), dns.Servers...)
+		cfg.servers = servers
 		if dns.Domain != "" {
 			cluster := []string{pod.Namespace + ".svc." + dns.Domain, "svc." + dns.Domain, dns.Domain}
 			cfg.searches = omitDuplicates(append(cluster, cfg.searches...))
@@ -135,11 +136,12 @@ func (c resolverConfig) render() []byte {
 	return []byte(b.String())
 }
 
+// omitDuplicates keeps the first of each entry, and no empty ones.
 func omitDuplicates(in []string) []string {
 	seen := map[string]bool{}
 	out := make([]string, 0, len(in))
 	for _, s := range in {
-		if !seen[s] {
+		if s != "" && !seen[s] {
 			seen[s] = true
 			out = append(out, s)
 		}

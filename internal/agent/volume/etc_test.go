@@ -74,7 +74,7 @@ func TestEtcFiles(t *testing.T) {
 			p.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"10.43.0.10", "1.1.1.1"}, Searches: []string{"cluster.local", "x.example"},
 				Options: []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr("1")}, {Name: "edns0"}}}
 		}, wantResolv: "search shop.svc.cluster.local svc.cluster.local cluster.local corp.example lab.example x.example\nnameserver 10.43.0.10\nnameserver 1.1.1.1\noptions ndots:1 edns0\n"},
-		{name: "no cluster DNS falls back to the host's", dns: &DNS{Domain: "cluster.local", HostResolvConf: hostConf},
+		{name: "no cluster DNS falls back to the host's", dns: &DNS{Servers: []string{""}, Domain: "cluster.local", HostResolvConf: hostConf},
 			wantResolv: hostResolvOut},
 		{name: "no resolver file", mutate: func(p *corev1.Pod) { p.Spec.DNSPolicy = corev1.DNSDefault },
 			dns: &DNS{Servers: []string{"10.43.0.10"}, Domain: "cluster.local"}, wantResolv: "search .\nnameserver 127.0.0.1\n"},

@@ -119,6 +119,9 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 func (m *Manager) refreshAll(ctx context.Context) {
+	// A hung API call must not stall every later refresh.
+	ctx, cancel := context.WithTimeout(ctx, max(5*m.cfg.Resync, 10*time.Second))
+	defer cancel()
 	m.mu.Lock()
 	pods := make([]*podVolumes, 0, len(m.pods))
 	for _, p := range m.pods {
