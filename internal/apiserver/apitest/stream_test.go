@@ -18,7 +18,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,19 +37,25 @@ type streamPods struct {
 	dir     string
 	mu      sync.Mutex
 	running map[string]bool
-	calls   atomic.Int64
+	calls   map[string]int // Container calls by "pod/container"
 }
 
 func (p *streamPods) Container(ns, pod, container string, previous bool) (endpoint.ContainerRef, error) {
-	p.calls.Add(1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	key := pod + "/" + container
+	p.calls[key]++
 	running, ok := p.running[key]
 	if ns != "default" || !ok || previous {
 		return endpoint.ContainerRef{}, fmt.Errorf("container %q in pod %q is not available: %w", container, pod, endpoint.ErrNotFound)
 	}
 	return endpoint.ContainerRef{ID: key, LogPath: p.logPath(pod, container), Running: running}, nil
+}
+
+func (p *streamPods) callsOf(key string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[key]
 }
 
 func (p *streamPods) Sandbox(ns, pod string) (string, error) { return "sandbox-" + pod, nil }
@@ -121,8 +126,8 @@ func (fakeStreamer) PortForward(ctx context.Context, sandbox string, port int32,
 
 // streamCluster is an API server with a node "node1" whose kubelet
 // endpoint runs on 127.0.0.1, a node "sim1" without one, and pods:
-// web (container app, running), multi (a, b), pending (no status yet),
-// simpod (on sim1).
+// web and follow (container app, running), multi (a, b), pending (no
+// status yet), simpod (on sim1).
 type streamCluster struct {
 	*testServer
 	pods *streamPods
@@ -130,7 +135,8 @@ type streamCluster struct {
 
 func startStreamCluster(t *testing.T) *streamCluster {
 	ts := startServer(t, store.Config{})
-	pods := &streamPods{dir: t.TempDir(), running: map[string]bool{"web/app": true, "multi/a": true, "multi/b": true, "simpod/app": true}}
+	pods := &streamPods{dir: t.TempDir(), calls: map[string]int{},
+		running: map[string]bool{"web/app": true, "follow/app": true, "multi/a": true, "multi/b": true, "simpod/app": true}}
 	certPEM, keyPEM, err := ts.ca.Issue(pki.Request{CommonName: "system:node:node1", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +179,7 @@ func startStreamCluster(t *testing.T) *streamCluster {
 		running    bool
 	}{
 		{"web", "node1", []string{"app"}, true},
+		{"follow", "node1", []string{"app"}, true},
 		{"multi", "node1", []string{"a", "b"}, true},
 		{"pending", "node1", []string{"app"}, false},
 		{"simpod", "sim1", []string{"app"}, true},
@@ -198,6 +205,7 @@ func startStreamCluster(t *testing.T) *streamCluster {
 		}
 	}
 	pods.log(t, "web", "app", "one", "two", "three")
+	pods.log(t, "follow", "app", "one", "two", "three")
 	return &streamCluster{testServer: ts, pods: pods}
 }
 
@@ -220,8 +228,27 @@ func (sc *streamCluster) run(env []string, stdin string, args ...string) (string
 	return out.String(), errOut.String(), err
 }
 
-func TestKubectlLogs(t *testing.T) {
+// TestStreams shares one cluster between its parallel parts: each
+// kubectl run is a process start, and they add up.
+func TestStreams(t *testing.T) {
 	sc := startStreamCluster(t)
+	for name, test := range map[string]func(*testing.T, *streamCluster){
+		"logs":          testKubectlLogs,
+		"logs follow":   testKubectlLogsFollow,
+		"log errors":    testPodLogErrors,
+		"authorization": testStreamAuthorization,
+		"exec":          testKubectlExec,
+		"attach":        testKubectlAttach,
+		"port-forward":  testKubectlPortForward,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, sc)
+		})
+	}
+}
+
+func testKubectlLogs(t *testing.T, sc *streamCluster) {
 	tsLine := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n$`)
 	tests := []struct {
 		args  []string
@@ -246,28 +273,27 @@ func TestKubectlLogs(t *testing.T) {
 	}
 }
 
-func TestKubectlLogsFollow(t *testing.T) {
-	sc := startStreamCluster(t)
+func testKubectlLogsFollow(t *testing.T, sc *streamCluster) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := sc.kubectlCmd(ctx, nil, "logs", "-f", "web")
+	cmd := sc.kubectlCmd(ctx, nil, "logs", "-f", "follow")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	before := sc.pods.calls.Load()
+	before := sc.pods.callsOf("follow/app")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// The endpoint asks whether the container still runs each time it
 	// reaches the end of the file: once it has, kubectl is following.
 	deadline := time.Now().Add(30 * time.Second)
-	for sc.pods.calls.Load() < before+2 {
+	for sc.pods.callsOf("follow/app") < before+2 {
 		if time.Now().After(deadline) {
 			t.Fatal("kubectl logs -f never reached the end of the log")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	sc.pods.log(t, "web", "app", "four")
-	sc.pods.setRunning("web/app", false)
+	sc.pods.log(t, "follow", "app", "four")
+	sc.pods.setRunning("follow/app", false)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("kubectl logs -f: %v: %s", err, errOut.String())
 	}
@@ -276,8 +302,7 @@ func TestKubectlLogsFollow(t *testing.T) {
 	}
 }
 
-func TestPodLogErrors(t *testing.T) {
-	sc := startStreamCluster(t)
+func testPodLogErrors(t *testing.T, sc *streamCluster) {
 	tests := []struct {
 		args []string
 		want string
@@ -307,8 +332,7 @@ func TestPodLogErrors(t *testing.T) {
 
 // TestStreamAuthorization checks that RBAC guards the subresources as
 // upstream: a user who may read pods may not exec into them.
-func TestStreamAuthorization(t *testing.T) {
-	sc := startStreamCluster(t)
+func testStreamAuthorization(t *testing.T, sc *streamCluster) {
 	sc.kubectl("create", "role", "pod-reader", "--verb=get,list", "--resource=pods")
 	sc.kubectl("create", "rolebinding", "bob-reads", "--role=pod-reader", "--user=bob")
 	bob := sc.writeKubeconfig("bob", "bob")
@@ -321,8 +345,7 @@ func TestStreamAuthorization(t *testing.T) {
 	}
 }
 
-func TestKubectlExec(t *testing.T) {
-	sc := startStreamCluster(t)
+func testKubectlExec(t *testing.T, sc *streamCluster) {
 	transports := map[string][]string{
 		"websocket": nil,
 		"spdy":      {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false"},
@@ -350,8 +373,14 @@ func TestKubectlExec(t *testing.T) {
 	}
 }
 
-func TestKubectlPortForward(t *testing.T) {
-	sc := startStreamCluster(t)
+func testKubectlAttach(t *testing.T, sc *streamCluster) {
+	out, errOut, err := sc.run(nil, "", "attach", "web")
+	if err != nil || !strings.Contains(out, "attached to web/app") {
+		t.Errorf("attach: %q, %v: %s", out, err, errOut)
+	}
+}
+
+func testKubectlPortForward(t *testing.T, sc *streamCluster) {
 	// The "pod's" server: upper-cases what it reads.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
