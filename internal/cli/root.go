@@ -50,6 +50,7 @@ func newRootCommand(streams Streams) *cobra.Command {
 		newServerCommand(streams),
 		newKubectlCommand(streams),
 		newKubeconfigCommand(streams),
+		newImageCommand(streams),
 		newVersionCommand(streams),
 	)
 	return root
