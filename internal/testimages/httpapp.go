@@ -86,6 +86,11 @@ func buildHTTPApp(cacheDir, version string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// go build runs in dir, so every path handed to it must be absolute.
+	cacheDir, err = filepath.Abs(cacheDir)
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp(cacheDir, ".httpapp-build-*")
 	if err != nil {
 		return nil, err

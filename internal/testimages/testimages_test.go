@@ -229,3 +229,14 @@ func TestAll(t *testing.T) {
 		t.Fatalf("All: %q, %v", paths, err)
 	}
 }
+
+func TestHTTPAppRelativeCacheDir(t *testing.T) {
+	needBusybox(t)
+	needGo(t)
+	t.Chdir(t.TempDir())
+	path, err := HTTPApp("cache", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadImage(t, path, HTTPAppRepository+":v1")
+}
