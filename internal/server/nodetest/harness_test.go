@@ -295,7 +295,12 @@ func (n *node) printLogTail(w *os.File, count int) {
 // run runs the bundled kubectl with extra environment and stdin and
 // returns stdout, stderr and its exit error.
 func (n *node) run(env []string, stdin string, args ...string) (string, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return n.runTimeout(2*time.Minute, env, stdin, args...)
+}
+
+// runTimeout is run, killing kubectl after timeout.
+func (n *node) runTimeout(timeout time.Duration, env []string, stdin string, args ...string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := n.command(ctx, env, args...)
 	cmd.Stdin = strings.NewReader(stdin)

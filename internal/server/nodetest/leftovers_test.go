@@ -29,8 +29,13 @@ func cleanupLeftovers(dir, bridge, netnsDir string) []string {
 	if link, err := netlink.LinkByName(bridge); err == nil {
 		netlink.LinkDel(link)
 	}
-	leaks = append(leaks, unmountUnder(dir)...)
-	_ = netnsDir // under dir: its mounts are among the above
+	for _, m := range unmountUnder(dir) {
+		// The namespace directory is itself a mount point (as `ip netns`
+		// makes it), kept like the bridge; namespaces inside it are not.
+		if m != "mount "+netnsDir {
+			leaks = append(leaks, m)
+		}
+	}
 	return leaks
 }
 

@@ -139,14 +139,15 @@ spec:
 			if err != nil || out != "hello from the pod\n" || !strings.Contains(errOut, "oops") {
 				t.Fatalf("exec env and stderr: %q %q %v", out, errOut, err)
 			}
+			// The end of kubectl's stdin reaches the command as end of file.
 			stdin := "alpha\nbeta\ngamma\n"
-			out, errOut, err = k.runEnv(tc.env, stdin, "exec", "-i", "shell", "--", "sh", "-c", "wc -l; echo end")
+			out, errOut, err = k.n.runTimeout(20*time.Second, tc.env, stdin, "-n", k.name, "exec", "-i", "shell", "--", "sh", "-c", "wc -l; echo end")
 			if err != nil || strings.TrimSpace(strings.Split(out, "\n")[0]) != "3" || !strings.HasSuffix(out, "end\n") {
-				t.Fatalf("exec -i with stdin piped: %q, %v\n%s", out, err, errOut)
+				t.Errorf("exec -i with stdin piped (wc -l): %q, %v\n%s", out, err, errOut)
 			}
-			out, errOut, err = k.runEnv(tc.env, "hello over stdin", "exec", "-i", "shell", "--", "cat")
+			out, errOut, err = k.n.runTimeout(20*time.Second, tc.env, "hello over stdin", "-n", k.name, "exec", "-i", "shell", "--", "cat")
 			if err != nil || out != "hello over stdin" {
-				t.Fatalf("exec -i cat: %q, %v\n%s", out, err, errOut)
+				t.Errorf("exec -i cat: %q, %v\n%s", out, err, errOut)
 			}
 			// The command's exit status comes back as kubectl's.
 			_, errOut, err = k.runEnv(tc.env, "", "exec", "shell", "--", "sh", "-c", "exit 3")
