@@ -85,7 +85,22 @@ func (r *Runtime) exec(ctx context.Context, containerID string, cmd []string, s 
 	if stderr == nil || s.TTY {
 		stderr = io.Discard
 	}
-	opts := []cio.Opt{cio.WithStreams(s.Stdin, stdout, stderr), cio.WithFIFODir(r.fifoDir())}
+	// The shim does not pass the end of our stdin on to the process:
+	// once the client's stdin ends, the process's is closed explicitly,
+	// as the CRI plugin does (kubectl exec -i with piped input).
+	started := make(chan ctrd.Process, 1)
+	var stdin io.Reader
+	if s.Stdin != nil {
+		stdin = &onEOF{r: s.Stdin, fn: func() {
+			go func() {
+				if p, ok := <-started; ok {
+					_ = p.CloseIO(bg, ctrd.WithStdinCloser)
+				}
+			}()
+		}}
+	}
+	defer close(started)
+	opts := []cio.Opt{cio.WithStreams(stdin, stdout, stderr), cio.WithFIFODir(r.fifoDir())}
 	if s.TTY {
 		opts = append(opts, cio.WithTerminal)
 	}
@@ -102,6 +117,7 @@ func (r *Runtime) exec(ctx context.Context, containerID string, cmd []string, s 
 	if err := proc.Start(bg); err != nil {
 		return 0, fmt.Errorf("containerd: exec in %s: %w", containerID, err)
 	}
+	started <- proc
 	for {
 		select {
 		case st := <-exited:
@@ -132,6 +148,21 @@ func (r *Runtime) exec(ctx context.Context, containerID string, cmd []string, s 
 			return 0, ctx.Err()
 		}
 	}
+}
+
+// onEOF calls fn once when r is at its end.
+type onEOF struct {
+	r    io.Reader
+	fn   func()
+	once sync.Once
+}
+
+func (o *onEOF) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	if err != nil {
+		o.once.Do(o.fn)
+	}
+	return n, err
 }
 
 // Attach implements runtime.Streamer: the client sees the main process's
