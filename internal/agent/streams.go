@@ -25,7 +25,7 @@ func (p streamPods) pod(namespace, name string) (*corev1.Pod, error) {
 			return e.pod, nil
 		}
 	}
-	return nil, fmt.Errorf("pod %q cannot be found - no logs available", namespace+"/"+name)
+	return nil, notFound(fmt.Sprintf("pod %q cannot be found - no logs available", namespace+"/"+name))
 }
 
 func (p streamPods) Container(namespace, name, container string, previous bool) (endpoint.ContainerRef, error) {
@@ -44,9 +44,9 @@ func (p streamPods) Container(namespace, name, container string, previous bool) 
 	}
 	if len(insts) <= idx {
 		if previous {
-			return endpoint.ContainerRef{}, fmt.Errorf("previous terminated container %q in pod %q not found", container, name)
+			return endpoint.ContainerRef{}, notFound(fmt.Sprintf("previous terminated container %q in pod %q not found", container, name))
 		}
-		return endpoint.ContainerRef{}, fmt.Errorf("container %q in pod %q is not available", container, name)
+		return endpoint.ContainerRef{}, notFound(fmt.Sprintf("container %q in pod %q is not available", container, name))
 	}
 	c := insts[idx]
 	return endpoint.ContainerRef{ID: c.ID, LogPath: c.LogPath, Running: c.State == runtime.ContainerRunning}, nil
@@ -67,3 +67,9 @@ func (p streamPods) Sandbox(namespace, name string) (string, error) {
 	}
 	return sb.ID, nil
 }
+
+// notFound is an error the endpoint answers with 404, in kubelet's words.
+type notFound string
+
+func (e notFound) Error() string { return string(e) }
+func (e notFound) Unwrap() error { return endpoint.ErrNotFound }

@@ -141,6 +141,8 @@ func subresourceVerbs(sub string) []string {
 		return []string{"update"}
 	case "binding", "eviction", "token":
 		return []string{"create"}
+	case "exec", "attach", "portforward":
+		return []string{"create", "get"}
 	}
 	return []string{"get"}
 }
@@ -157,6 +159,12 @@ func subresourceKind(r *registry.Resource, sub string) schema.GroupVersionKind {
 		return schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}
 	case "token":
 		return schema.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}
+	case "exec":
+		return schema.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}
+	case "attach":
+		return schema.GroupVersionKind{Version: "v1", Kind: "PodAttachOptions"}
+	case "portforward":
+		return schema.GroupVersionKind{Version: "v1", Kind: "PodPortForwardOptions"}
 	}
 	return r.GroupVersionKind()
 }

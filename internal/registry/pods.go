@@ -28,7 +28,7 @@ func Pods() *Resource {
 		Namespaced:   true,
 		ShortNames:   []string{"po"},
 		Categories:   []string{"all"},
-		Subresources: []string{"status", "binding", "eviction"},
+		Subresources: []string{"status", "binding", "eviction", "log", "exec", "attach", "portforward"},
 		New:          func() runtime.Object { return &corev1.Pod{} },
 		NewList:      func() runtime.Object { return &corev1.PodList{} },
 		Default:      func(obj runtime.Object) { defaultPod(obj.(*corev1.Pod)) },

@@ -100,7 +100,7 @@ func New(cfg Config) (*Runtime, error) {
 		cfg.Namespace = DefaultNamespace
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Runtime{
 		cfg:         cfg,
