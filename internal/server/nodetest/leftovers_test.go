@@ -199,9 +199,32 @@ func unescapeMountPoint(s string) string {
 }
 
 // podNetTable is the nftables table the pod network programs. NodeConfig
-// cannot name it yet, so every node of this package shares the default
-// one; it is deleted once all of them have stopped.
+// cannot name it yet, so this package's nodes share the default one with
+// any other node on the machine; it is deleted once all of ours have
+// stopped, unless another pod network is still in use.
 const podNetTable = "mini-podnet"
+
+// otherPodNetworkInUse reports whether some bridge still has veths on it:
+// another node's pods, which the shared table serves. Ours are deleted by
+// then.
+func otherPodNetworkInUse() bool {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return true
+	}
+	bridges := map[int]bool{}
+	for _, l := range links {
+		if l.Type() == "bridge" {
+			bridges[l.Attrs().Index] = true
+		}
+	}
+	for _, l := range links {
+		if l.Type() == "veth" && bridges[l.Attrs().MasterIndex] {
+			return true
+		}
+	}
+	return false
+}
 
 // deleteNFTable deletes an ip-family nftables table if it exists.
 func deleteNFTable(name string) error {
