@@ -11,7 +11,12 @@ import (
 // time. A revision names one stored value for ever, so an entry is never
 // stale; the least recently used entries go when the cache holds more
 // than its byte budget.
+//
+// It also carries the watch events shared between watchers: the server's
+// one cache of encodings, so that the Server holds a single field.
 type jsonCache struct {
+	watchEvents *watchEvents
+
 	mu     sync.Mutex
 	budget int
 	size   int
@@ -26,7 +31,7 @@ type jsonEntry struct {
 }
 
 func newJSONCache(budget int) *jsonCache {
-	return &jsonCache{budget: budget, lru: list.New(), byKey: map[string]*list.Element{}}
+	return &jsonCache{budget: budget, lru: list.New(), byKey: map[string]*list.Element{}, watchEvents: newWatchEvents()}
 }
 
 // get returns the JSON of key at revision rev, if cached.

@@ -1,8 +1,6 @@
 package apiserver
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -29,7 +27,9 @@ const (
 )
 
 // watchStream writes watch events in the negotiated shape: JSON lines of
-// metav1.WatchEvent, each object a typed object or a Table row.
+// metav1.WatchEvent, each object a typed object, its metadata or a Table
+// row. Events from the store go as frames shared with every other watcher
+// of the same form; a Table depends on the request, so it is encoded here.
 type watchStream struct {
 	s       *Server
 	w       http.ResponseWriter
@@ -39,30 +39,65 @@ type watchStream struct {
 	// partial: the client (a metadata informer) asked for
 	// PartialObjectMetadata, so each object goes as its metadata only.
 	partial bool
-	enc     *json.Encoder
 	lastRev int64 // revision of the last event sent
 }
 
+// send writes an event of an object this request owns (initial events,
+// bookmarks, errors): encoded for this stream alone.
 func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 	if m, err := meta.Accessor(obj); err == nil {
-		if rv, err := strconv.ParseInt(m.GetResourceVersion(), 10, 64); err == nil && rv > ws.lastRev {
-			ws.lastRev = rv
+		if rv, err := strconv.ParseInt(m.GetResourceVersion(), 10, 64); err == nil {
+			ws.seen(rv)
 		}
 	}
 	var body runtime.Object = obj
 	if ws.table != nil && typ != watch.Bookmark && typ != watch.Error {
-		body = toTable(ws.res, []runtime.Object{obj}, metav1.ListMeta{}, *ws.table)
-		ws.table.noHeaders = true // column definitions come with the first event only
+		body = ws.tableOf(obj)
 	} else if ws.partial && typ != watch.Error {
 		body = partialMetadata(obj)
 	} else if typ != watch.Error {
 		obj.GetObjectKind().SetGroupVersionKind(ws.res.GroupVersionKind())
 	}
-	var raw bytes.Buffer
-	if err := ws.s.codecs.json.Encode(body, &raw); err != nil {
+	frame, err := encodeWatchFrame(ws.s.codecs, typ, body)
+	if err != nil {
 		return err
 	}
-	err := ws.enc.Encode(metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: bytes.TrimSpace(raw.Bytes())}})
+	return ws.write(frame)
+}
+
+// sendShared writes an event of a store event's shared object.
+func (ws *watchStream) sendShared(typ watch.EventType, o *watchObject) error {
+	ws.seen(o.rv)
+	var frame []byte
+	var err error
+	if ws.table != nil {
+		// The row may hold the object itself; it gets a copy of its own.
+		frame, err = encodeWatchFrame(ws.s.codecs, typ, ws.tableOf(o.obj.DeepCopyObject()))
+	} else {
+		frame, err = o.frame(ws.s, typ, ws.partial)
+	}
+	if err != nil {
+		return err
+	}
+	return ws.write(frame)
+}
+
+func (ws *watchStream) seen(rv int64) {
+	if rv > ws.lastRev {
+		ws.lastRev = rv
+	}
+}
+
+// tableOf is obj as a one-row Table; column definitions come with the
+// first event only.
+func (ws *watchStream) tableOf(obj runtime.Object) *metav1.Table {
+	t := toTable(ws.res, []runtime.Object{obj}, metav1.ListMeta{}, *ws.table)
+	ws.table.noHeaders = true
+	return t
+}
+
+func (ws *watchStream) write(frame []byte) error {
+	_, err := ws.w.Write(frame)
 	ws.flusher.Flush()
 	return err
 }
@@ -131,7 +166,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *registry.Res
 		s.writeError(w, r, err)
 		return
 	}
-	ws := &watchStream{s: s, w: w, res: res, enc: json.NewEncoder(w),
+	ws := &watchStream{s: s, w: w, res: res,
 		partial: out.as == "PartialObjectMetadata" || out.as == "PartialObjectMetadataList"}
 	if out.as == "Table" {
 		opts, err := parseTableOptions(q)
@@ -220,7 +255,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *registry.Res
 				ws.sendError(apierrors.NewInternalError(err))
 				return
 			}
-			if obj != nil && ws.send(typ, obj) != nil {
+			if obj != nil && ws.sendShared(typ, obj) != nil {
 				return
 			}
 		}
@@ -229,21 +264,23 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *registry.Res
 
 // watchEvent turns a store event into the watch event a client with
 // filter f sees: an object entering the selection is ADDED, one leaving it
-// is DELETED, and obj is nil when the event does not concern the client.
-func (s *Server) watchEvent(res *registry.Resource, f filter, ev store.Event) (watch.EventType, runtime.Object, error) {
+// is DELETED (as it was, at the event's resourceVersion), and obj is nil
+// when the event does not concern the client. Objects are shared between
+// watchers: read them, never change them.
+func (s *Server) watchEvent(res *registry.Resource, f filter, ev store.Event) (watch.EventType, *watchObject, error) {
+	shared := s.listCache.watchEvents
 	if ev.Type == store.EventDelete {
-		prev, err := s.decodeObject(res, ev.Prev)
-		if err != nil || !f.matches(prev) {
+		prev, err := shared.object(s, res, ev.Prev, ev.Revision())
+		if err != nil || !prev.matches(f) {
 			return "", nil, err
 		}
-		setResourceVersion(prev, ev.Revision())
 		return watch.Deleted, prev, nil
 	}
-	obj, err := s.decodeObject(res, ev.KV)
+	obj, err := shared.object(s, res, ev.KV, ev.Revision())
 	if err != nil {
 		return "", nil, err
 	}
-	now := f.matches(obj)
+	now := obj.matches(f)
 	if ev.Type == store.EventCreate {
 		if !now {
 			return "", nil, nil
@@ -252,14 +289,17 @@ func (s *Server) watchEvent(res *registry.Resource, f filter, ev store.Event) (w
 	}
 	before := true
 	if !f.everything() {
-		prev, err := s.decodeObject(res, ev.Prev)
+		prev, err := shared.object(s, res, ev.Prev, ev.Prev.ModRevision)
 		if err != nil {
 			return "", nil, err
 		}
-		before = f.matches(prev)
+		before = prev.matches(f)
 		if before && !now {
-			setResourceVersion(prev, ev.Revision())
-			return watch.Deleted, prev, nil
+			left, err := shared.object(s, res, ev.Prev, ev.Revision())
+			if err != nil {
+				return "", nil, err
+			}
+			return watch.Deleted, left, nil
 		}
 	}
 	switch {

@@ -1,0 +1,177 @@
+package apiserver
+
+import (
+	"bytes"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"mini.dev/mini/internal/registry"
+	"mini.dev/mini/internal/store"
+)
+
+// Every watcher of a collection receives every store event under it (the
+// scheduler, each controller's informer, metadata informers...). Decoding
+// the stored bytes, computing the selectable fields and encoding the frame
+// once per watcher made the API server CPU-bound; watchEvents does each
+// once per event and lets every watcher share the result, as
+// kube-apiserver's watch cache does with its cachingObject.
+const (
+	watchEventShards   = 16
+	watchEventsToShard = 256 // objects kept per shard, oldest first out
+)
+
+// watchEvents holds the objects of recent watch events, decoded once and
+// shared. A watcher lagging by more than the window decodes again: slower,
+// never wrong, since a key and a revision name one stored value forever.
+type watchEvents struct {
+	shards [watchEventShards]watchEventShard
+}
+
+type watchEventShard struct {
+	mu    sync.Mutex
+	byKey map[watchObjectKey]*watchObject
+	ring  []watchObjectKey // insertion order, for eviction
+	next  int
+}
+
+// watchObjectKey names an object as a watch event shows it: the stored
+// value of key at revision rev, carrying resourceVersion rv (rev, or for
+// an object deleted or leaving a selection, the revision of that event).
+// The resource is part of it: one stored value is a different object in
+// another served version.
+type watchObjectKey struct {
+	res *registry.Resource
+	key string
+	rev int64
+	rv  int64
+}
+
+func newWatchEvents() *watchEvents {
+	e := &watchEvents{}
+	for i := range e.shards {
+		e.shards[i].byKey = make(map[watchObjectKey]*watchObject, watchEventsToShard)
+		e.shards[i].ring = make([]watchObjectKey, 0, watchEventsToShard)
+	}
+	return e
+}
+
+// object returns the shared object of kv shown at resourceVersion rv,
+// decoding it on first use.
+func (e *watchEvents) object(s *Server, res *registry.Resource, kv store.KV, rv int64) (*watchObject, error) {
+	k := watchObjectKey{res: res, key: kv.Key, rev: kv.ModRevision, rv: rv}
+	sh := &e.shards[uint64(rv)%watchEventShards]
+	sh.mu.Lock()
+	o, ok := sh.byKey[k]
+	if !ok {
+		o = &watchObject{}
+		sh.byKey[k] = o
+		if len(sh.ring) < cap(sh.ring) {
+			sh.ring = append(sh.ring, k)
+		} else {
+			delete(sh.byKey, sh.ring[sh.next])
+			sh.ring[sh.next] = k
+			sh.next = (sh.next + 1) % len(sh.ring)
+		}
+	}
+	sh.mu.Unlock()
+	o.decodeOnce.Do(func() { o.decode(s, res, kv, rv) })
+	return o, o.err
+}
+
+// watchObject is one object of a watch event, shared by every watcher:
+// nothing in it changes once decoded, so nobody may modify obj, and frame
+// bytes are written as they are, never appended to.
+type watchObject struct {
+	decodeOnce sync.Once
+	err        error
+	obj        runtime.Object // carries its apiVersion and kind
+	rv         int64
+	hasMeta    bool
+	labels     labels.Set
+	fields     fields.Set
+
+	// frames by event type and whether the object goes as
+	// PartialObjectMetadata.
+	frames [3][2]watchFrame
+}
+
+type watchFrame struct {
+	once  sync.Once
+	bytes []byte
+	err   error
+}
+
+func (o *watchObject) decode(s *Server, res *registry.Resource, kv store.KV, rv int64) {
+	obj, err := s.decodeObject(res, kv)
+	if err != nil {
+		o.err = err
+		return
+	}
+	if rv != kv.ModRevision {
+		setResourceVersion(obj, rv)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+	o.obj, o.rv = obj, rv
+	if m, err := meta.Accessor(obj); err == nil {
+		o.hasMeta = true
+		o.labels = labels.Set(m.GetLabels())
+		o.fields = objectFields(res, obj)
+	}
+}
+
+// matches is filter.matches on the shared object, without recomputing
+// its fields for every watcher.
+func (o *watchObject) matches(f filter) bool {
+	if f.everything() {
+		return true
+	}
+	return o.hasMeta && f.labels.Matches(o.labels) && f.fields.Matches(o.fields)
+}
+
+// frame is the event's JSON line, encoded by the first watcher that needs
+// this form.
+func (o *watchObject) frame(s *Server, typ watch.EventType, partial bool) ([]byte, error) {
+	i := 0
+	switch typ {
+	case watch.Modified:
+		i = 1
+	case watch.Deleted:
+		i = 2
+	}
+	p := 0
+	if partial {
+		p = 1
+	}
+	f := &o.frames[i][p]
+	f.once.Do(func() {
+		var body runtime.Object = o.obj
+		if partial {
+			body = partialMetadata(o.obj)
+		}
+		f.bytes, f.err = encodeWatchFrame(s.codecs, typ, body)
+	})
+	return f.bytes, f.err
+}
+
+// encodeWatchFrame is one JSON line of a watch: the bytes json.Encoder
+// writes for a metav1.WatchEvent holding body, built around the body's
+// encoding without scanning it again. The serializer's JSON is compact
+// and escaped as encoding/json escapes (it is encoding/json's), which is
+// all the Encoder would do to the raw object.
+func encodeWatchFrame(c *codecs, typ watch.EventType, body runtime.Object) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(1024)
+	buf.WriteString(`{"type":"`)
+	buf.WriteString(string(typ))
+	buf.WriteString(`","object":`)
+	if err := c.json.Encode(body, &buf); err != nil {
+		return nil, err
+	}
+	b := bytes.TrimRight(buf.Bytes(), " \t\r\n")
+	return append(b, '}', '\n'), nil
+}
