@@ -50,7 +50,8 @@ type NodeConfig struct {
 	ClusterDomain string
 	// Bridge and NetNSDir name the pod network's bridge and where pod
 	// network namespaces live (defaults mini0 and /run/mini/netns);
-	// tests running several servers give each its own.
+	// tests running several servers give each its own. A node with its
+	// own bridge also gets its own nftables table (mini-podnet-<bridge>).
 	Bridge   string
 	NetNSDir string
 }
@@ -107,7 +108,13 @@ func (s *Server) runNode(ctx context.Context, ca *pki.CA, apiAddr string) error 
 	}
 	log := s.cfg.Logger
 
-	podNet, err := network.New(network.Config{Bridge: nc.Bridge, ClusterCIDR: s.cfg.ClusterCIDR, NetNSDir: nc.NetNSDir, Logger: log})
+	// A node on a bridge of its own (tests running several) gets its own
+	// nftables table too, so that no node rewrites another's rules.
+	table := ""
+	if nc.Bridge != "" {
+		table = "mini-podnet-" + nc.Bridge
+	}
+	podNet, err := network.New(network.Config{Bridge: nc.Bridge, Table: table, ClusterCIDR: s.cfg.ClusterCIDR, NetNSDir: nc.NetNSDir, Logger: log})
 	if err != nil {
 		return fmt.Errorf("pod network: %w", err)
 	}

@@ -160,6 +160,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 		if daemonDone != nil {
 			<-daemonDone
 		}
+		if ctx.Err() != nil {
+			return nil // stopped while starting: not a failure
+		}
 		return err
 	}
 	r.followEvents(ctx)
