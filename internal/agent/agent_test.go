@@ -19,6 +19,7 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	"mini.dev/mini/internal/runtime"
 	"mini.dev/mini/internal/runtime/sim"
 )
 
@@ -274,10 +275,13 @@ func TestRestartPolicies(t *testing.T) {
 			if c := condition(pod, corev1.PodReady); c.Status != corev1.ConditionFalse {
 				t.Fatalf("Ready %+v", c)
 			}
-			// A finished pod's containers are removed from the runtime.
-			h.waitFor("containers removed", func() bool {
+			// A finished pod keeps its exited container (its logs) until
+			// it is deleted; its sandbox is stopped.
+			h.waitFor("sandbox stopped, container kept", func() bool {
 				cs, _ := h.rt.ListContainers(h.ctx, nil)
-				return len(cs) == 0
+				sbs, _ := h.rt.ListPodSandboxes(h.ctx, nil)
+				return len(cs) == 1 && cs[0].State == runtime.ContainerExited &&
+					len(sbs) == 1 && sbs[0].State == runtime.SandboxNotReady
 			})
 		})
 	}

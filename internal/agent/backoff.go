@@ -18,6 +18,9 @@ const (
 type backOffEntry struct {
 	delay      time.Duration
 	lastUpdate time.Time
+	// note is what the last failure said (image pulls show it in the
+	// back-off message).
+	note string
 }
 
 // backOff tracks the restart delay per pod container (kubelet's
@@ -47,6 +50,28 @@ func (b *backOff) inBackOffSince(key string, eventTime time.Time) (time.Duration
 	}
 	left := e.delay - b.clock.Since(eventTime)
 	return left, left > 0
+}
+
+// inBackOffSinceUpdate reports whether key's last failure is more
+// recent than its delay, and how long is left (kubelet's
+// IsInBackOffSinceUpdate), with the failure's note.
+func (b *backOff) inBackOffSinceUpdate(key string) (time.Duration, string, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.entries[key]
+	if !ok {
+		return 0, "", false
+	}
+	left := e.delay - b.clock.Since(e.lastUpdate)
+	return left, e.note, left > 0
+}
+
+// fail records a failure of key with its note and grows its delay.
+func (b *backOff) fail(key, note string) {
+	b.next(key, b.clock.Now())
+	b.mu.Lock()
+	b.entries[key].note = note
+	b.mu.Unlock()
 }
 
 // get returns the current delay of key.

@@ -42,11 +42,11 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (time.Duration, erro
 	case pod.DeletionTimestamp != nil:
 		return 0, a.terminate(ctx, pod, pr)
 	case isTerminal(pod.Status.Phase):
-		// The phase is final: free what the pod holds, keep its status.
-		if !pr.empty() {
-			if err := a.teardown(ctx, pod, pr, gracePeriod(pod)); err != nil {
-				return 0, err
-			}
+		// The phase is final: stop what still runs and free the pod's
+		// network, but keep its last containers (and so their logs)
+		// until the pod is deleted, as kubelet does.
+		if err := a.stopAll(ctx, pod, pr, gracePeriod(pod)); err != nil {
+			return 0, err
 		}
 		a.ipam.release(uid)
 		a.releasePod(uid, nil, false)
@@ -162,6 +162,11 @@ func (a *Agent) startContainers(ctx context.Context, pod *corev1.Pod, sb *runtim
 	var errs []error
 	start := func(c *corev1.Container, typ string, attempt uint32) {
 		if err := a.startContainer(ctx, pod, sb, c, typ, attempt, mounts[c.Name], waiting); err != nil {
+			var bo *pullBackOff
+			if errors.As(err, &bo) {
+				wait(bo.left) // not a failure of this sync: a wait
+				return
+			}
 			errs = append(errs, err)
 		}
 	}
@@ -346,6 +351,11 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, sb *runtime
 	return a.postStart(ctx, pod, c, id)
 }
 
+// pullBackOff says an image pull waits for its back-off to expire.
+type pullBackOff struct{ left time.Duration }
+
+func (e *pullBackOff) Error() string { return fmt.Sprintf("image pull backing off for %s", e.left) }
+
 // ensureImage is kubelet's image manager: pull unless the policy and the
 // image's presence say otherwise, with kubelet's events.
 func (a *Agent) ensureImage(ctx context.Context, ref *corev1.ObjectReference, c *corev1.Container,
@@ -367,11 +377,25 @@ func (a *Agent) ensureImage(ctx context.Context, ref *corev1.ObjectReference, c 
 		a.rec.Eventf(ref, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
 		return nil
 	}
+	// A failed pull is retried after kubelet's image back-off (10 s
+	// doubling to 5 min), meanwhile the container shows ImagePullBackOff.
+	backOffKey := string(ref.UID) + "/pull:" + c.Image
+	if left, prev, in := a.backOff.inBackOffSinceUpdate(backOffKey); in {
+		msg := fmt.Sprintf("Back-off pulling image %q", c.Image)
+		a.rec.Event(ref, corev1.EventTypeNormal, "BackOff", msg)
+		if prev != "" {
+			msg += ": " + prev
+		}
+		waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: msg}
+		return &pullBackOff{left: left}
+	}
 	a.rec.Eventf(ref, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
 	began := a.clock.Now()
 	if _, err := a.rt.PullImage(ctx, c.Image, nil); err != nil {
 		waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: err.Error()}
 		a.rec.Eventf(ref, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
+		a.rec.Event(ref, corev1.EventTypeWarning, "Failed", "Error: ErrImagePull")
+		a.backOff.fail(backOffKey, "ErrImagePull: "+err.Error())
 		return fmt.Errorf("pull %s: %w", c.Image, err)
 	}
 	took := a.clock.Since(began)
