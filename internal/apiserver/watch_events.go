@@ -22,7 +22,11 @@ import (
 // kube-apiserver's watch cache does with its cachingObject.
 const (
 	watchEventShards   = 16
-	watchEventsToShard = 256 // objects kept per shard, oldest first out
+	// Objects kept per shard, oldest first out: watchers of one collection
+	// read the same events within their 128-event store queue of each
+	// other, and each object (a few kB decoded, plus its frames) stays
+	// alive while kept.
+	watchEventsToShard = 128
 )
 
 // watchEvents holds the objects of recent watch events, decoded once and
@@ -165,13 +169,15 @@ func (o *watchObject) frame(s *Server, typ watch.EventType, partial bool) ([]byt
 // all the Encoder would do to the raw object.
 func encodeWatchFrame(c *codecs, typ watch.EventType, body runtime.Object) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(1024)
-	buf.WriteString(`{"type":"`)
-	buf.WriteString(string(typ))
-	buf.WriteString(`","object":`)
 	if err := c.json.Encode(body, &buf); err != nil {
 		return nil, err
 	}
-	b := bytes.TrimRight(buf.Bytes(), " \t\r\n")
-	return append(b, '}', '\n'), nil
+	raw := bytes.TrimRight(buf.Bytes(), " \t\r\n")
+	// Exactly sized: a shared frame stays in memory while its object does.
+	frame := make([]byte, 0, len(`{"type":"","object":}`)+len(typ)+len(raw)+1)
+	frame = append(frame, `{"type":"`...)
+	frame = append(frame, typ...)
+	frame = append(frame, `","object":`...)
+	frame = append(frame, raw...)
+	return append(frame, '}', '\n'), nil
 }
