@@ -45,6 +45,7 @@ bench: build
 	$(GO) run ./internal/store/storebench
 	$(GO) run ./internal/apiserver/apibench -mini $(BIN)
 	$(GO) run ./internal/server/clusterbench -mini $(BIN)
+	$(GO) run ./internal/server/nodebench -mini $(BIN)
 
 clean:
 	rm -rf bin
