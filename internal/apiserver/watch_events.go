@@ -21,7 +21,7 @@ import (
 // once per event and lets every watcher share the result, as
 // kube-apiserver's watch cache does with its cachingObject.
 const (
-	watchEventShards   = 16
+	watchEventShards = 16
 	// Objects kept per shard, oldest first out: watchers of one collection
 	// read the same events within their 128-event store queue of each
 	// other, and each object (a few kB decoded, plus its frames) stays
