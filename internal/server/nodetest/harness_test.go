@@ -49,11 +49,6 @@ func TestMain(m *testing.M) {
 		}
 		shared.n.removeDir()
 	}
-	if nodesStarted.Load() > 0 && !otherPodNetworkInUse() {
-		if err := deleteNFTable(podNetTable); err != nil {
-			fmt.Fprintf(os.Stderr, "nodetest: deleting nftables table %s: %v\n", podNetTable, err)
-		}
-	}
 	os.Exit(code)
 }
 

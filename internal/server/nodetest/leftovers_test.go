@@ -29,6 +29,10 @@ func cleanupLeftovers(dir, bridge, netnsDir string) []string {
 	if link, err := netlink.LinkByName(bridge); err == nil {
 		netlink.LinkDel(link)
 	}
+	// A node on its own bridge has its own table (server.NodeConfig).
+	if err := deleteNFTable("mini-podnet-" + bridge); err != nil {
+		leaks = append(leaks, "nftables table: "+err.Error())
+	}
 	for _, m := range unmountUnder(dir) {
 		// The namespace directory is itself a mount point (as `ip netns`
 		// makes it), kept like the bridge; namespaces inside it are not.
@@ -196,34 +200,6 @@ func unescapeMountPoint(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
-}
-
-// podNetTable is the nftables table the pod network programs. NodeConfig
-// cannot name it yet, so this package's nodes share the default one with
-// any other node on the machine; it is deleted once all of ours have
-// stopped, unless another pod network is still in use.
-const podNetTable = "mini-podnet"
-
-// otherPodNetworkInUse reports whether some bridge still has veths on it:
-// another node's pods, which the shared table serves. Ours are deleted by
-// then.
-func otherPodNetworkInUse() bool {
-	links, err := netlink.LinkList()
-	if err != nil {
-		return true
-	}
-	bridges := map[int]bool{}
-	for _, l := range links {
-		if l.Type() == "bridge" {
-			bridges[l.Attrs().Index] = true
-		}
-	}
-	for _, l := range links {
-		if l.Type() == "veth" && bridges[l.Attrs().MasterIndex] {
-			return true
-		}
-	}
-	return false
 }
 
 // deleteNFTable deletes an ip-family nftables table if it exists.
