@@ -124,7 +124,9 @@ func (r *Runtime) openIO(id string, labels map[string]string) (*taskIO, error) {
 // until the shim closes it.
 func (t *taskIO) copyOut(src io.Reader, log io.WriteCloser, stream string) {
 	defer log.Close()
-	buf := make([]byte, 32<<10)
+	// Small: two of these live per running container, and a read from a
+	// pipe returns what is there, not a full buffer.
+	buf := make([]byte, 4<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
