@@ -114,7 +114,9 @@ func TestBusybox(t *testing.T) {
 		{"etc/passwd", func(e entry) bool {
 			return strings.Contains(e.body, "root:x:0:0:") && strings.Contains(e.body, "nobody:x:65534:65534:")
 		}},
-		{"etc/group", func(e entry) bool { return strings.Contains(e.body, "root:x:0:") && strings.Contains(e.body, "nobody:x:65534:") }},
+		{"etc/group", func(e entry) bool {
+			return strings.Contains(e.body, "root:x:0:") && strings.Contains(e.body, "nobody:x:65534:")
+		}},
 	}
 	for _, c := range checks {
 		e, ok := files[c.path]
