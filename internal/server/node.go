@@ -172,9 +172,9 @@ func (s *Server) runNode(ctx context.Context, ca *pki.CA, apiAddr string) error 
 	dns := volume.DNS{Servers: []string{nc.ClusterDNS}, Domain: nc.ClusterDomain, HostResolvConf: hostResolvConf()}
 	ag, err = agent.New(agent.Config{
 		Client: client, NodeName: nc.Name, Runtime: rt, RootDir: dir, Recorder: recorder, Logger: log,
-		// kubelet gives every pod a worker; most of a start is waiting
-		// on containerd and its shim, so many run at once.
-		Workers: 32,
+		// kubelet gives every pod a worker: a pod's stop may wait its
+		// whole grace period, and a start mostly waits on containerd.
+		Workers: host.MaxPods,
 		Node: agent.NodeConfig{
 			Capacity: facts.Capacity,
 			Labels:   map[string]string{"node-role.kubernetes.io/control-plane": "true"},
