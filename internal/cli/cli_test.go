@@ -58,7 +58,9 @@ func TestServerRunsTheStoreUntilCancelled(t *testing.T) {
 	done := make(chan error, 1)
 	var errOut syncBuffer
 	go func() {
-		done <- Run(ctx, []string{"server", "--data-dir", dir, "--compact-interval", "1ms",
+		// No node: this test is about the store, and a node would leave
+		// its bridge on the machine.
+		done <- Run(ctx, []string{"server", "--disable-agent", "--data-dir", dir, "--compact-interval", "1ms",
 			"--bind-address", "127.0.0.1", "--https-listen-port", "0"},
 			Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errOut})
 	}()
