@@ -125,6 +125,8 @@ type Agent struct {
 	started bool
 
 	hb heartbeatState // owned by the heartbeat goroutine
+
+	rtName atomic.Pointer[string] // the runtime's name, once known
 }
 
 // New checks the configuration; it starts nothing.
@@ -239,10 +241,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
-// runtimeName is the runtime's name as container IDs carry it ("sim").
+// runtimeName is the runtime's name as container IDs carry it ("sim"),
+// asked once: it is in every container status.
 func (a *Agent) runtimeName() string {
-	if v, err := a.rt.Version(context.Background()); err == nil && v.RuntimeName != "" {
-		return v.RuntimeName
+	if name := a.rtName.Load(); name != nil {
+		return *name
 	}
-	return "unknown"
+	v, err := a.rt.Version(context.Background())
+	if err != nil || v.RuntimeName == "" {
+		return "unknown"
+	}
+	a.rtName.Store(&v.RuntimeName)
+	return v.RuntimeName
 }

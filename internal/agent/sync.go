@@ -476,7 +476,11 @@ func (a *Agent) teardown(ctx context.Context, pod *corev1.Pod, pr *podRuntime, g
 // the sandboxes.
 func (a *Agent) stopAll(ctx context.Context, pod *corev1.Pod, pr *podRuntime, grace time.Duration) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(pr.byName))
+	n := 0
+	for _, insts := range pr.byName {
+		n += len(insts)
+	}
+	errs := make(chan error, n) // one slot per stop: no stop may block
 	for name, insts := range pr.byName {
 		for _, c := range insts {
 			if c.State != runtime.ContainerRunning && c.State != runtime.ContainerCreated {

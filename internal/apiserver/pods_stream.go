@@ -135,6 +135,18 @@ func kubeletResponseError(resp *http.Response, res *registry.Resource, name stri
 	return apierrors.NewGenericServerResponse(resp.StatusCode, "", res.GVR.GroupResource(), name, text, 0, false)
 }
 
+// authorizeStreamCreate asks for create on the subresource as well when
+// a stream is opened with a GET (WebSocket upgrades are GETs), as
+// kube-apiserver does since 1.31: a role that only reads pods/* must not
+// give a shell.
+func (s *Server) authorizeStreamCreate(r *http.Request, info requestInfo) error {
+	if info.Verb != "get" {
+		return nil // create was the verb authorized already
+	}
+	info.Verb = "create"
+	return s.authorize(r.Context(), info)
+}
+
 // servePodExec answers pods/NAME/exec.
 func (s *Server) servePodExec(w http.ResponseWriter, r *http.Request, res *registry.Resource, info requestInfo) {
 	s.serveRemoteCommand(w, r, res, info, "exec")
@@ -148,6 +160,10 @@ func (s *Server) servePodAttach(w http.ResponseWriter, r *http.Request, res *reg
 func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, res *registry.Resource, info requestInfo, kind string) {
 	if info.Verb != "get" && info.Verb != "create" {
 		s.writeError(w, r, apierrors.NewMethodNotSupported(res.GVR.GroupResource(), info.Verb))
+		return
+	}
+	if err := s.authorizeStreamCreate(r, info); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	opts, err := parseStreamOptions(r.URL.Query())
@@ -190,6 +206,10 @@ func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, res 
 func (s *Server) servePodPortForward(w http.ResponseWriter, r *http.Request, res *registry.Resource, info requestInfo) {
 	if info.Verb != "get" && info.Verb != "create" {
 		s.writeError(w, r, apierrors.NewMethodNotSupported(res.GVR.GroupResource(), info.Verb))
+		return
+	}
+	if err := s.authorizeStreamCreate(r, info); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	query := url.Values{}

@@ -123,7 +123,16 @@ func (s *Server) runNode(ctx context.Context, ca *pki.CA, apiAddr string) error 
 	if err != nil {
 		return err
 	}
+	// Once something runs, every way out stops it and waits for it, so
+	// that nothing outlives the handles deferred above.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
+	defer rt.Close()
+	stop := func(err error) error {
+		cancel()
+		return errors.Join(err, g.Wait())
+	}
 	g.Go(func() error { return rt.Run(ctx) })
 	select {
 	case <-rt.Ready():
@@ -134,13 +143,13 @@ func (s *Server) runNode(ctx context.Context, ca *pki.CA, apiAddr string) error 
 	servingCert, servingKey, err := ca.Issue(pki.Request{CommonName: "system:node:" + nc.Name, Organization: []string{"system:nodes"},
 		DNSNames: []string{nc.Name, "localhost"}, IPs: []net.IP{net.ParseIP(nodeIP), net.IPv4(127, 0, 0, 1)}, Server: true})
 	if err != nil {
-		return err
+		return stop(err)
 	}
 	pods := &podsRef{}
 	ep, err := endpoint.New(endpoint.Config{Addr: net.JoinHostPort("", strconv.Itoa(nc.KubeletPort)),
 		CertPEM: servingCert, KeyPEM: servingKey, ClientCAs: ca.Pool(), Pods: pods, Streams: rt, Logger: log})
 	if err != nil {
-		return err
+		return stop(err)
 	}
 	g.Go(func() error { return ep.Run(ctx) })
 	select {
@@ -166,7 +175,7 @@ func (s *Server) runNode(ctx context.Context, ca *pki.CA, apiAddr string) error 
 	vols, err := volume.New(volume.Config{Client: client, Getter: getter, RootDir: dir, NodeName: nc.Name,
 		Node: func() envvars.Node { return nodeInfo }, OnChange: resync, Logger: log})
 	if err != nil {
-		return err
+		return stop(err)
 	}
 	prb := prober.New(prober.Config{Exec: rt, Recorder: recorder, OnChange: resync, Logger: log})
 	dns := volume.DNS{Servers: []string{nc.ClusterDNS}, Domain: nc.ClusterDomain, HostResolvConf: hostResolvConf()}
@@ -192,7 +201,7 @@ func (s *Server) runNode(ctx context.Context, ca *pki.CA, apiAddr string) error 
 		Prober: prb,
 	})
 	if err != nil {
-		return err
+		return stop(err)
 	}
 	pods.set(ag.Pods())
 	g.Go(func() error { return vols.Run(ctx) })

@@ -58,6 +58,12 @@ type daemon struct {
 }
 
 func newDaemon(dataDir string, log *slog.Logger) (*daemon, error) {
+	// Said at once, not retried for ever: the host lacks the package.
+	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "runc"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return nil, fmt.Errorf("containerd: %s is not installed (on Debian: apt-get install containerd runc, or run scripts/install-deps.sh): %w", bin, err)
+		}
+	}
 	d := &daemon{dir: filepath.Join(dataDir, "containerd"), socket: SocketPath(dataDir), log: log}
 	for _, dir := range []string{d.dir, filepath.Dir(d.socket)} {
 		if err := os.MkdirAll(dir, 0o711); err != nil {

@@ -46,6 +46,9 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, cfg *runtime.PodSandboxConf
 		}
 		netnsPath, err = r.cfg.Network.Setup(ctx, id, cfg.IPs, cfg.PortMappings)
 		if err != nil {
+			// Setup may fail halfway; the next attempt has another ID, so
+			// what it made goes now.
+			_ = r.cfg.Network.Teardown(context.WithoutCancel(ctx), id)
 			return "", fmt.Errorf("containerd: setting up the network of pod %s/%s: %w", cfg.Namespace, cfg.Name, err)
 		}
 		defer func() {
