@@ -22,11 +22,11 @@ import (
 // kube-apiserver's watch cache does with its cachingObject.
 const (
 	watchEventShards = 16
-	// Objects kept per shard, oldest first out: watchers of one collection
-	// read the same events within their 128-event store queue of each
-	// other, and each object (a few kB decoded, plus its frames) stays
-	// alive while kept.
-	watchEventsToShard = 128
+	// Objects kept per shard, oldest first out. Watchers of a collection
+	// read the same events within a moment of each other, and each object
+	// kept (a few kB decoded, plus its frames) is memory a small cluster
+	// pays for: 1,024 recent revisions share the fan-out.
+	watchEventsToShard = 64
 )
 
 // watchEvents holds the objects of recent watch events, decoded once and
