@@ -42,6 +42,12 @@ type Config struct {
 	Timing Timing
 	// Workers is how many pods are synced at once (default 4).
 	Workers int
+	// ParallelStarts bounds how many of those may be starting sandboxes
+	// and containers at the same time (default: Workers). Stops are not
+	// bounded: a stop may wait out a grace period. On a small machine a
+	// start is CPU work for containerd, its shim and runc, and more of
+	// them at once only raise everyone's peak memory.
+	ParallelStarts int
 	// Clock drives heartbeats, back-off and timestamps; nil: real clock.
 	Clock clock.WithTickerAndDelayedExecution
 	// Recorder records pod and node events as "kubelet"; nil drops them.
@@ -127,6 +133,7 @@ type Agent struct {
 	hb heartbeatState // owned by the heartbeat goroutine
 
 	rtName atomic.Pointer[string] // the runtime's name, once known
+	starts chan struct{}          // slots of ParallelStarts
 }
 
 // New checks the configuration; it starts nothing.
@@ -146,6 +153,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
+	if cfg.ParallelStarts <= 0 || cfg.ParallelStarts > cfg.Workers {
+		cfg.ParallelStarts = cfg.Workers
+	}
 	if cfg.Node.KubeletPort == 0 {
 		cfg.Node.KubeletPort = 10250
 	}
@@ -163,6 +173,7 @@ func New(cfg Config) (*Agent, error) {
 		ready:   make(chan struct{}),
 		synced:  make(chan struct{}),
 		pods:    map[types.UID]*podEntry{},
+		starts:  make(chan struct{}, cfg.ParallelStarts),
 	}
 	return a, nil
 }

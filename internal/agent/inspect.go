@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -79,3 +80,18 @@ func (pr *podRuntime) nextAttempt(name string) uint32 {
 }
 
 func (pr *podRuntime) empty() bool { return len(pr.sandboxes) == 0 && len(pr.byName) == 0 }
+
+// needsStart reports whether some container of the pod has no instance
+// in sandbox sb yet: the sync will create one (a restart of an exited one
+// goes through the same slot only once its back-off let it be created).
+func (p *podRuntime) needsStart(pod *corev1.Pod, sb *runtime.PodSandbox) bool {
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range list {
+			l := p.latest(c.Name)
+			if l == nil || l.SandboxID != sb.ID {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -67,6 +67,14 @@ func (a *Agent) syncActive(ctx context.Context, pod *corev1.Pod, pr *podRuntime)
 	// A Never pod whose sandbox died after its containers ran is not
 	// started again (kubelet's computePodActions).
 	restartable := len(pr.sandboxes) == 0 || pod.Spec.RestartPolicy != corev1.RestartPolicyNever || len(pr.byName) == 0
+	if (sb == nil && networkReady && restartable) || (sb != nil && pr.needsStart(pod, sb)) {
+		select {
+		case a.starts <- struct{}{}:
+			defer func() { <-a.starts }()
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
 	if sb == nil && networkReady && restartable {
 		sb, syncErr = a.runSandbox(ctx, pod, pr)
 	}

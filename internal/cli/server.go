@@ -120,6 +120,7 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 		select {
 		case <-srv.Ready():
 			trimMemory()
+			tuneGC(ctx)
 		case <-ctx.Done():
 		}
 	}()

@@ -184,6 +184,8 @@ func (s *Server) runNode(ctx context.Context, ca *pki.CA, apiAddr string) error 
 		// kubelet gives every pod a worker: a pod's stop may wait its
 		// whole grace period, and a start mostly waits on containerd.
 		Workers: host.MaxPods,
+		// ...but only a few start at once (see agent.Config).
+		ParallelStarts: 8,
 		Node: agent.NodeConfig{
 			Capacity: facts.Capacity,
 			Labels:   map[string]string{"node-role.kubernetes.io/control-plane": "true"},
