@@ -1,6 +1,10 @@
 package agent
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"mini.dev/mini/internal/runtime"
@@ -42,4 +46,36 @@ func securityConfig(pod *corev1.Pod, c *corev1.Container) *runtime.SecurityConfi
 		}
 	}
 	return out
+}
+
+// verifyRunAsNonRoot is kubelet's check of runAsNonRoot against the uid
+// the container will run as: its runAsUser, else the image's user (none
+// means root; a name cannot be verified).
+func verifyRunAsNonRoot(pod *corev1.Pod, c *corev1.Container, imageUser string) error {
+	nonRoot := pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.RunAsNonRoot != nil && *pod.Spec.SecurityContext.RunAsNonRoot
+	if c.SecurityContext != nil && c.SecurityContext.RunAsNonRoot != nil {
+		nonRoot = *c.SecurityContext.RunAsNonRoot
+	}
+	if !nonRoot {
+		return nil
+	}
+	if sc := securityConfig(pod, c); sc != nil && sc.RunAsUser != nil {
+		if *sc.RunAsUser == 0 {
+			return fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", formatPod(pod), c.Name)
+		}
+		return nil
+	}
+	user, _, _ := strings.Cut(imageUser, ":")
+	if user == "" {
+		return fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", formatPod(pod), c.Name)
+	}
+	uid, err := strconv.ParseInt(user, 10, 64)
+	switch {
+	case err != nil:
+		return fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)",
+			user, formatPod(pod), c.Name)
+	case uid == 0:
+		return fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", formatPod(pod), c.Name)
+	}
+	return nil
 }

@@ -327,6 +327,11 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, sb *runtime
 	if err := a.ensureImage(ctx, ref, c, waiting); err != nil {
 		return err
 	}
+	if err := a.checkNonRoot(ctx, pod, c); err != nil {
+		waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
+		a.rec.Eventf(ref, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		return err
+	}
 	cfg := containerConfig(pod, c, typ, attempt)
 	cfg.Mounts = mounts
 	if a.cfg.Env != nil {
@@ -357,6 +362,21 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, sb *runtime
 	}
 	a.rec.Eventf(ref, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	return a.postStart(ctx, pod, c, id)
+}
+
+// checkNonRoot applies runAsNonRoot; the image's user is asked for only
+// when the check needs it.
+func (a *Agent) checkNonRoot(ctx context.Context, pod *corev1.Pod, c *corev1.Container) error {
+	if err := verifyRunAsNonRoot(pod, c, "0"); err == nil {
+		return nil // not asked, or runAsUser decides: the image does not matter
+	}
+	user := ""
+	if img, err := a.rt.ImageStatus(ctx, c.Image); err != nil {
+		return fmt.Errorf("image %s: %w", c.Image, err)
+	} else if img != nil {
+		user = img.User
+	}
+	return verifyRunAsNonRoot(pod, c, user)
 }
 
 // pullBackOff says an image pull waits for its back-off to expire.

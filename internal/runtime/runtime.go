@@ -251,6 +251,9 @@ type Image struct {
 	RepoTags    []string
 	RepoDigests []string
 	Size        uint64
+	// User is the image config's user ("", "1000", "app:app"), which
+	// runAsNonRoot is checked against (ImageStatus fills it).
+	User string
 }
 
 // AuthConfig holds registry credentials for PullImage.

@@ -116,7 +116,16 @@ func (r *Runtime) ImageStatus(ctx context.Context, image string) (*runtime.Image
 		}
 		return nil, err
 	}
-	return r.describe(nctx, []images.Image{img.Metadata()})
+	out, err := r.describe(nctx, []images.Image{img.Metadata()})
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := imageConfig(nctx, img)
+	if err != nil {
+		return nil, err
+	}
+	out.User = cfg.User
+	return out, nil
 }
 
 // describe merges the records of one image (its tags and digests) into a

@@ -228,6 +228,19 @@ spec:
 apiVersion: v1
 kind: Pod
 metadata:
+  name: root-image
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
   name: no-configmap
 spec:
   terminationGracePeriodSeconds: 1
@@ -263,6 +276,12 @@ spec:
 			`^Back-off pulling image "127\.0\.0\.1:1/nosuch:v1": ErrImagePull: .*127\.0\.0\.1:1`)
 		mustMatch(t, k.kubectl("get", "events", "--field-selector", "involvedObject.name=no-image"),
 			`Failed to pull image "127\.0\.0\.1:1/nosuch:v1"`, `Error: ErrImagePull`, `Back-off pulling image`)
+	})
+	t.Run("runAsNonRoot with a root image", func(t *testing.T) {
+		k := &ns{t: t, n: k.n, name: k.name}
+		k.eventually(60*time.Second, []string{"get", "pod", "root-image", "--no-headers"}, `^root-image\s+0/1\s+CreateContainerConfigError\s`)
+		mustMatch(t, k.jsonpath("pod/root-image", `{.status.containerStatuses[0].state.waiting.message}`),
+			`^container has runAsNonRoot and image will run as root \(pod: "root-image_`)
 	})
 	t.Run("missing configmap", func(t *testing.T) {
 		k := &ns{t: t, n: k.n, name: k.name}
