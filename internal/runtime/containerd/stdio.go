@@ -29,7 +29,6 @@ type taskIO struct {
 	cancel    context.CancelFunc // aborts FIFO opens still pending
 	stdin     io.WriteCloser     // nil without stdin
 	stdinOnce bool
-	logFile   *os.File
 	drained   chan struct{} // closed once stdout and stderr reached EOF
 
 	mu       sync.Mutex
@@ -77,11 +76,11 @@ func (r *Runtime) openIO(id string, labels map[string]string) (*taskIO, error) {
 	}
 	var out io.Writer = io.Discard
 	if p := labels[labelLogPath]; p != "" {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		f, err := openRotatingLog(p)
 		if err != nil {
 			return fail(err)
 		}
-		t.logFile, out = f, f
+		out = f
 		t.closers = append(t.closers, f)
 	}
 	if labels[labelStdin] == "true" {
