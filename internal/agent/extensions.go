@@ -24,6 +24,9 @@ type Volumes interface {
 	EtcFiles(pod *corev1.Pod, podIPs []string) ([]runtime.Mount, error)
 	// TearDown removes what SetUp and EtcFiles made for the pod.
 	TearDown(uid types.UID) error
+	// PodUIDs lists the pods with files on disk, so that a restarted
+	// agent removes those of pods that are gone.
+	PodUIDs() ([]types.UID, error)
 }
 
 // EnvResolver builds a container's environment (package envvars): it

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"mini.dev/mini/internal/agent/prober"
@@ -163,23 +163,53 @@ func firstNonEmpty(s ...string) string {
 // releasePod drops what the agent keeps for a pod that will not run
 // again: its probe workers and volumes. With removeLogs (the pod is gone
 // from the API) its logs go too; a finished pod keeps them for `kubectl
-// logs`.
-func (a *Agent) releasePod(uid types.UID, pr *podRuntime, removeLogs bool) {
+// logs`. An error leaves the pod queued, so that it is tried again.
+func (a *Agent) releasePod(uid types.UID, pr *podRuntime, removeLogs bool) error {
 	if a.cfg.Prober != nil {
 		a.cfg.Prober.Remove(uid)
 	}
 	if a.cfg.Volumes != nil {
 		if err := a.cfg.Volumes.TearDown(uid); err != nil {
-			a.log.Warn("removing volumes", "pod", uid, "err", err)
+			return fmt.Errorf("removing volumes: %w", err)
 		}
 	}
-	if !removeLogs || a.cfg.RootDir == "" || pr == nil {
+	if !removeLogs || a.cfg.RootDir == "" {
+		return nil
+	}
+	dirs, err := filepath.Glob(filepath.Join(a.cfg.RootDir, "logs", "*_*_"+string(uid)))
+	if err != nil {
+		return err
+	}
+	for _, dir := range dirs {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("removing logs: %w", err)
+		}
+	}
+	return nil
+}
+
+// sweepLeftovers queues the pods whose volumes or logs are on disk but
+// which neither the API nor the runtime knows: an agent that stopped
+// between removing a pod's containers and its files left them.
+func (a *Agent) sweepLeftovers(known map[types.UID]bool) {
+	if a.cfg.RootDir == "" {
 		return
 	}
-	for _, sb := range pr.sandboxes {
-		dir := a.logDirectory(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: sb.Namespace, Name: sb.Name, UID: uid}})
-		if err := os.RemoveAll(dir); err != nil {
-			a.log.Warn("removing logs", "dir", dir, "err", err)
+	var uids []types.UID
+	if a.cfg.Volumes != nil {
+		if onDisk, err := a.cfg.Volumes.PodUIDs(); err == nil {
+			uids = append(uids, onDisk...)
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(a.cfg.RootDir, "logs", "*_*_*"))
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		uids = append(uids, types.UID(name[strings.LastIndex(name, "_")+1:]))
+	}
+	for _, uid := range uids {
+		if !known[uid] {
+			known[uid] = true
+			a.queue.Add(uid)
 		}
 	}
 }

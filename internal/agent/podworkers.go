@@ -100,8 +100,19 @@ func (a *Agent) OnSynced() {
 	if err != nil {
 		a.log.Warn("listing sandboxes", "err", err)
 	}
+	known := map[types.UID]bool{}
 	for _, sb := range sandboxes {
-		a.queue.Add(types.UID(sb.Labels[runtime.LabelPodUID]))
+		uid := types.UID(sb.Labels[runtime.LabelPodUID])
+		known[uid] = true
+		a.queue.Add(uid)
+	}
+	a.mu.Lock()
+	for uid := range a.pods {
+		known[uid] = true
+	}
+	a.mu.Unlock()
+	if err == nil { // without the runtime's list, every pod would look gone
+		a.sweepLeftovers(known)
 	}
 	close(a.synced)
 }

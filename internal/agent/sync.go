@@ -36,7 +36,9 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (time.Duration, erro
 		if err := a.teardown(ctx, nil, pr, 0); err != nil {
 			return 0, err
 		}
-		a.releasePod(uid, pr, true)
+		if err := a.releasePod(uid, pr, true); err != nil {
+			return 0, err
+		}
 		a.forget(uid)
 		return 0, nil
 	case pod.DeletionTimestamp != nil:
@@ -49,8 +51,7 @@ func (a *Agent) syncPod(ctx context.Context, uid types.UID) (time.Duration, erro
 			return 0, err
 		}
 		a.ipam.release(uid)
-		a.releasePod(uid, nil, false)
-		return 0, nil
+		return 0, a.releasePod(uid, nil, false)
 	}
 	return a.syncActive(ctx, pod, pr)
 }
@@ -562,7 +563,9 @@ func (a *Agent) terminate(ctx context.Context, pod *corev1.Pod, pr *podRuntime) 
 		return err
 	}
 	a.ipam.release(pod.UID)
-	a.releasePod(pod.UID, after, true)
+	if err := a.releasePod(pod.UID, after, true); err != nil {
+		return err
+	}
 	err = a.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: ptr.To[int64](0),
 		Preconditions:      &metav1.Preconditions{UID: ptr.To(pod.UID)},
