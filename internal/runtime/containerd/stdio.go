@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -37,8 +38,66 @@ type taskIO struct {
 	closed   bool
 }
 
-// attachment is one attached client's output.
-type attachment struct{ stdout, stderr io.Writer }
+// copyBufSize is the read size of a container's output copier.
+const copyBufSize = 4 << 10
+
+// attachQueue bounds what one attached client may fall behind by, in
+// reads of the container's output (at most copyBufSize each): 64 is
+// 256 KiB.
+// A client further behind for attachStall is detached, so that a
+// stalled kubectl attach never blocks the container's output or its log
+// for longer.
+const attachQueue = 64
+
+// attachStall is how long a client with a full queue may take to make
+// room before it is detached; the container's output waits that long
+// once.
+const attachStall = 500 * time.Millisecond
+
+// attachment is one attached client's output, written from its own
+// queue by its own goroutine (run).
+type attachment struct {
+	stdout, stderr io.Writer
+	queue          chan outChunk
+	dropped        chan struct{} // closed when the client fell too far behind
+	written        chan struct{} // closed once run has ended
+}
+
+// outChunk is one read of a container's output, copied, shared by every
+// attachment it is queued to (read-only).
+type outChunk struct {
+	stderr bool
+	p      []byte
+}
+
+func newAttachment(stdout, stderr io.Writer) *attachment {
+	return &attachment{
+		stdout:  stdout,
+		stderr:  stderr,
+		queue:   make(chan outChunk, attachQueue),
+		dropped: make(chan struct{}),
+		written: make(chan struct{}),
+	}
+}
+
+// run writes the queue to the client until the queue is closed. After a
+// failed write it only drains: the client is gone and its session ends.
+func (a *attachment) run() {
+	defer close(a.written)
+	failed := false
+	for c := range a.queue {
+		w := a.stdout
+		if c.stderr {
+			w = a.stderr
+		}
+		if failed || w == nil {
+			continue
+		}
+		if _, err := w.Write(c.p); err != nil {
+			failed = true
+		}
+	}
+}
 
 // fifoPaths are a container's FIFOs.
 func (r *Runtime) fifoPaths(id string) (stdin, stdout, stderr string) {
@@ -125,7 +184,7 @@ func (t *taskIO) copyOut(src io.Reader, log io.WriteCloser, stream string) {
 	defer log.Close()
 	// Small: two of these live per running container, and a read from a
 	// pipe returns what is there, not a full buffer.
-	buf := make([]byte, 4<<10)
+	buf := make([]byte, copyBufSize)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
@@ -138,29 +197,65 @@ func (t *taskIO) copyOut(src io.Reader, log io.WriteCloser, stream string) {
 	}
 }
 
+// fanOut queues a copy of p to every attached client. A client whose
+// queue is full gets attachStall to take from it (a burst paces the
+// container, as a slow reader of a pipe does) and is detached after
+// that (its dropped closes): the output and the log go on without it.
 func (t *taskIO) fanOut(stream string, p []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if len(t.attached) == 0 {
+		return
+	}
+	c := outChunk{stderr: stream == crilog.Stderr, p: bytes.Clone(p)}
+	var full []*attachment
 	for a := range t.attached {
-		w := a.stdout
-		if stream == crilog.Stderr {
-			w = a.stderr
+		select {
+		case a.queue <- c:
+		default:
+			full = append(full, a)
 		}
-		if w != nil {
-			_, _ = w.Write(p)
+	}
+	if len(full) == 0 {
+		return
+	}
+	timer := time.NewTimer(attachStall)
+	defer timer.Stop()
+	expired := false
+	for _, a := range full {
+		if !expired {
+			select {
+			case a.queue <- c:
+				continue
+			case <-timer.C:
+				expired = true
+			}
 		}
+		t.removeLocked(a)
+		close(a.dropped)
 	}
 }
 
-// attach adds a client's outputs; the returned func removes them.
+// attach adds a client's outputs and starts writing to them; the
+// returned func removes them (what is queued is still written).
 func (t *taskIO) attach(a *attachment) func() {
 	t.mu.Lock()
 	t.attached[a] = struct{}{}
 	t.mu.Unlock()
+	go a.run()
 	return func() {
 		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.removeLocked(a)
+	}
+}
+
+// removeLocked detaches a, once; fanOut sends only under t.mu to
+// attachments still in the set, so closing the queue here is safe.
+func (t *taskIO) removeLocked(a *attachment) {
+	if _, ok := t.attached[a]; ok {
 		delete(t.attached, a)
-		t.mu.Unlock()
+		close(a.queue)
 	}
 }
 

@@ -182,8 +182,21 @@ func (r *Runtime) Attach(ctx context.Context, containerID string, s runtime.Stre
 	if tio == nil {
 		return fmt.Errorf("containerd: container %s is not running: %w", containerID, runtime.ErrInvalidState)
 	}
-	detach := tio.attach(&attachment{stdout: s.Stdout, stderr: s.Stderr})
-	defer detach()
+	att := newAttachment(s.Stdout, s.Stderr)
+	detach := tio.attach(att)
+	defer func() {
+		detach()
+		// The output read before the end still reaches the client,
+		// within bounds: a stalled one is not waited for.
+		t := time.NewTimer(drainTimeout)
+		defer t.Stop()
+		select {
+		case <-att.written:
+		case <-att.dropped:
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}()
 	stdinDone := make(chan struct{})
 	if s.Stdin != nil && rec.Labels[labelStdin] == "true" {
 		go func() {
@@ -211,6 +224,9 @@ func (r *Runtime) Attach(ctx context.Context, containerID string, s runtime.Stre
 			return nil
 		case <-ctx.Done():
 			return nil
+		case <-att.dropped:
+			return fmt.Errorf("containerd: attach to %s: the client fell more than %d KiB behind the container's output and was detached",
+				containerID, attachQueue*copyBufSize>>10)
 		case <-stdinDone:
 			stdinDone = nil
 			if tio.stdinOnce {
