@@ -49,7 +49,20 @@ func (p streamPods) Container(namespace, name, container string, previous bool) 
 		return endpoint.ContainerRef{}, notFound(fmt.Sprintf("container %q in pod %q is not available", container, name))
 	}
 	c := insts[idx]
-	return endpoint.ContainerRef{ID: c.ID, LogPath: c.LogPath, Running: c.State == runtime.ContainerRunning}, nil
+	return endpoint.ContainerRef{
+		ID:           c.ID,
+		LogPath:      c.LogPath,
+		Running:      c.State == runtime.ContainerRunning,
+		PodUID:       string(pod.UID),
+		StillRunning: func(ctx context.Context) bool { return p.running(ctx, c.ID) },
+	}, nil
+}
+
+// running is one runtime status call for one container, not the pod's
+// full inspect: kubectl logs -f asks it at each end of the log.
+func (p streamPods) running(ctx context.Context, containerID string) bool {
+	st, err := p.a.rt.ContainerStatus(ctx, containerID)
+	return err == nil && st.State == runtime.ContainerRunning
 }
 
 func (p streamPods) Sandbox(namespace, name string) (string, error) {

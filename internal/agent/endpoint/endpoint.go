@@ -31,6 +31,14 @@ type Pods interface {
 type ContainerRef struct {
 	ID, LogPath string
 	Running     bool
+	// PodUID is the UID of the pod it belongs to: a path naming another
+	// one (the {uid} forms of exec and attach) is answered 404, as for a
+	// pod that is not there. Empty is not checked.
+	PodUID string
+	// StillRunning, when set, tells cheaply whether this same instance
+	// still runs (kubectl logs -f asks at each end of the log); nil asks
+	// Container again.
+	StillRunning func(ctx context.Context) bool
 }
 
 // ErrNotFound, wrapped in an error from Pods, makes the endpoint answer 404

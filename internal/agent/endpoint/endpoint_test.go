@@ -27,24 +27,42 @@ import (
 	"mini.dev/mini/internal/runtime/crilog"
 )
 
-// fakePods knows one pod "default/web" with container "app" (running, log
-// at logPath) and sandbox "sb1".
+// fakePods knows one pod "default/web" (UID webUID) with container "app"
+// (running, log at logPath) and sandbox "sb1".
 type fakePods struct {
 	mu      sync.Mutex
 	logPath string
 	running bool
+	// containerCalls and runningCalls count Container and StillRunning.
+	containerCalls, runningCalls int
 }
+
+const webUID = "0b7c9d3e-web"
 
 func (f *fakePods) Container(ns, pod, container string, previous bool) (ContainerRef, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.containerCalls++
 	if ns != "default" || pod != "web" {
 		return ContainerRef{}, fmt.Errorf("pod %q does not exist: %w", ns+"/"+pod, ErrNotFound)
 	}
 	if container != "app" || previous {
 		return ContainerRef{}, fmt.Errorf("container %q in pod %q is not available", container, pod)
 	}
-	return ContainerRef{ID: "c1", LogPath: f.logPath, Running: f.running}, nil
+	return ContainerRef{ID: "c1", LogPath: f.logPath, Running: f.running, PodUID: webUID, StillRunning: f.stillRunning}, nil
+}
+
+func (f *fakePods) stillRunning(ctx context.Context) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runningCalls++
+	return f.running && ctx.Err() == nil
+}
+
+func (f *fakePods) calls() (container, running int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.containerCalls, f.runningCalls
 }
 
 func (f *fakePods) Sandbox(ns, pod string) (string, error) {
@@ -269,6 +287,11 @@ func TestContainerLogsFollow(t *testing.T) {
 	if err != nil || string(rest) != "second\n" {
 		t.Fatalf("rest %q, %v", rest, err)
 	}
+	// The container is looked up once; each end of the log asks only
+	// whether it still runs.
+	if container, running := env.pods.calls(); container != 1 || running < 1 {
+		t.Errorf("Container called %d times, StillRunning %d; want 1 and at least 1", container, running)
+	}
 }
 
 func TestExec(t *testing.T) {
@@ -283,6 +306,7 @@ func TestExec(t *testing.T) {
 		{"echo", "command=echo&command=hello&command=world&output=1&error=1", "", "hello world\n", "to stderr\n", 0},
 		{"stdin", "command=cat&input=1&output=1", "piped\n", "piped\n", "", 0},
 		{"exit code", "command=fail&command=3&output=1", "", "", "", 3},
+		{"uid form", "command=echo&command=hi&output=1", "", "hi\n", "", 0},
 	}
 	for _, proto := range []string{"spdy", "websocket"} {
 		for _, tt := range tests {
@@ -294,6 +318,9 @@ func TestExec(t *testing.T) {
 					t.Skip("stdin EOF needs v5.channel.k8s.io")
 				}
 				u := env.base + "/exec/default/web/app?" + tt.query
+				if tt.name == "uid form" {
+					u = env.base + "/exec/default/web/" + webUID + "/app?" + tt.query
+				}
 				var ex remotecommand.Executor
 				var err error
 				if proto == "spdy" {
@@ -341,7 +368,10 @@ func TestStreamErrors(t *testing.T) {
 	}{
 		{"/exec/default/web/app?command=echo&output=1", 400}, // not running
 		{"/exec/default/nope/app?command=echo&output=1", 404},
-		{"/exec/default/web/app?output=1", 400}, // no command
+		{"/exec/default/web/app?output=1", 400},                             // no command
+		{"/exec/default/web/" + webUID + "/app?command=echo&output=1", 400}, // the pod's UID, not running
+		{"/exec/default/web/another-uid/app?command=echo&output=1", 404},
+		{"/attach/default/web/another-uid/app?output=1", 404},
 		{"/portForward/default/nope", 404},
 	}
 	for _, tt := range tests {

@@ -30,6 +30,9 @@ func (e *Endpoint) serveLogs(w http.ResponseWriter, r *http.Request) {
 	if opts.Follow {
 		// Follow until the same container instance stops running.
 		opts.Running = func() bool {
+			if ref.StillRunning != nil {
+				return ref.StillRunning(r.Context())
+			}
 			cur, err := e.cfg.Pods.Container(ns, pod, container, previous)
 			return err == nil && cur.ID == ref.ID && cur.Running
 		}

@@ -21,8 +21,9 @@ var errNoStreaming = errors.New("streaming is not supported by this node's conta
 
 // serveExec is kubelet's /exec: the container is looked up before the
 // upgrade so that a missing one is a plain HTTP error, then
-// remotecommand.ServeExec speaks SPDY or WebSocket. The {uid} form is
-// accepted and the UID not checked: Pods resolves by name.
+// remotecommand.ServeExec speaks SPDY or WebSocket. The {uid} form
+// answers 404 when the pod by that name has another UID (a pod deleted
+// and made again under the same name).
 func (e *Endpoint) serveExec(w http.ResponseWriter, r *http.Request) {
 	ref, opts, ok := e.streamTarget(w, r)
 	if !ok {
@@ -60,6 +61,10 @@ func (e *Endpoint) streamTarget(w http.ResponseWriter, r *http.Request) (Contain
 	ref, err := e.cfg.Pods.Container(r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container"), false)
 	if err != nil {
 		writePodsError(w, err)
+		return ContainerRef{}, nil, false
+	}
+	if uid := r.PathValue("uid"); uid != "" && ref.PodUID != "" && uid != ref.PodUID {
+		http.Error(w, fmt.Sprintf("pod %q with UID %q not found", r.PathValue("ns")+"/"+r.PathValue("pod"), uid), http.StatusNotFound)
 		return ContainerRef{}, nil, false
 	}
 	if !ref.Running {
