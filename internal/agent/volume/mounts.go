@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
@@ -20,7 +19,8 @@ import (
 )
 
 // containerMounts turns each container's volumeMounts into runtime
-// mounts, resolving subPath and subPathExpr inside the volume.
+// mounts; a subPath or subPathExpr is opened safely inside the volume and
+// bind-mounted under the pod directory (subpath.go).
 func (m *Manager) containerMounts(ctx context.Context, pod *corev1.Pod, paths map[string]string, readOnly map[string]bool) (map[string][]runtime.Mount, error) {
 	out := map[string][]runtime.Mount{}
 	var errs []error
@@ -29,7 +29,7 @@ func (m *Manager) containerMounts(ctx context.Context, pod *corev1.Pod, paths ma
 			c := &list[i]
 			mounts := make([]runtime.Mount, 0, len(c.VolumeMounts))
 			var env map[string]string
-			for _, vm := range c.VolumeMounts {
+			for idx, vm := range c.VolumeMounts {
 				host, ok := paths[vm.Name]
 				if !ok {
 					errs = append(errs, fmt.Errorf("cannot find volume %q to mount into container %q", vm.Name, c.Name))
@@ -52,7 +52,8 @@ func (m *Manager) containerMounts(ctx context.Context, pod *corev1.Pod, paths ma
 				}
 				if sub != "" {
 					var err error
-					if host, err = subPath(host, sub); err != nil {
+					target := m.subPathTarget(pod.UID, vm.Name, c.Name, idx)
+					if host, err = prepareSubPath(host, sub, target); err != nil {
 						errs = append(errs, fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q: %w", vm.Name, c.Name, err))
 						continue
 					}
@@ -105,36 +106,6 @@ func expandSubPath(expr string, env map[string]string) (string, error) {
 		return "", fmt.Errorf("missing value for %s", strings.Join(keys, ", "))
 	}
 	return out, nil
-}
-
-// subPath resolves sub inside the volume at root, symlinks included,
-// never leaving it, and makes it a directory when it does not exist yet
-// (with the volume root's mode), as kubelet does.
-func subPath(root, sub string) (string, error) {
-	if filepath.IsAbs(sub) {
-		return "", fmt.Errorf("subPath %q must not be an absolute path", sub)
-	}
-	for _, part := range strings.Split(filepath.ToSlash(sub), "/") {
-		if part == ".." {
-			return "", fmt.Errorf("subPath %q must not contain '..'", sub)
-		}
-	}
-	full, err := securejoin.SecureJoin(root, sub)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Lstat(full); errors.Is(err, fs.ErrNotExist) {
-		info, err := os.Stat(root)
-		if err != nil {
-			return "", err
-		}
-		if err := os.MkdirAll(full, info.Mode().Perm()); err != nil {
-			return "", err
-		}
-	} else if err != nil {
-		return "", err
-	}
-	return full, nil
 }
 
 // unmountUnder unmounts every mount at or below dir, deepest first, so
