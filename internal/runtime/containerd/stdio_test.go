@@ -2,6 +2,7 @@ package containerd
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"mini.dev/mini/internal/runtime"
 	"mini.dev/mini/internal/runtime/crilog"
 )
 
@@ -126,4 +128,48 @@ func TestStalledAttachDoesNotBlockOutput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStalledAttachContainer attaches a client that never reads to a
+// real container writing about 1 MB/s: the client is detached (Attach
+// ends with an error) and the container's log keeps growing.
+func TestStalledAttachContainer(t *testing.T) {
+	e := startEnv(t)
+	ctx := context.Background()
+	sbID, sb := e.sandbox(t, "stalled")
+	id := e.container(t, sbID, sb, "chatty", runtime.ContainerConfig{Command: []string{"sh", "-c",
+		"s=$(printf '%01023d' 0); while true; do for j in 1 2 3 4 5 6 7 8 9 10; do echo $s; done; sleep 0.01; done"}})
+	if err := e.rt.StartContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.rt.ContainerStatus(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logSize := func() int64 {
+		fi, err := os.Stat(st.LogPath)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+
+	stalled := stalledWriter{release: make(chan struct{})}
+	t.Cleanup(func() { close(stalled.release) })
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	attached := make(chan error, 1)
+	go func() { attached <- e.rt.Attach(actx, id, runtime.Streams{Stdout: stalled, Stderr: stalled}) }()
+	select {
+	case err := <-attached:
+		if err == nil || actx.Err() != nil {
+			t.Fatalf("Attach ended with %v, want the stalled client detached", err)
+		}
+		t.Logf("Attach: %v", err)
+	case <-actx.Done():
+		t.Fatal("the stalled client was never detached")
+	}
+	after := logSize()
+	// More than the pipe's 64 KiB: the container is not blocked.
+	eventually(t, "the log to keep growing", 10*time.Second, func() bool { return logSize() > after+256<<10 })
 }
