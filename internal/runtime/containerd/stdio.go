@@ -31,6 +31,9 @@ type taskIO struct {
 	stdin     io.WriteCloser     // nil without stdin
 	stdinOnce bool
 	drained   chan struct{} // closed once stdout and stderr reached EOF
+	// logMu makes each log write, timestamping included, one step across
+	// stdout and stderr: the log's lines are in time order.
+	logMu sync.Mutex
 
 	mu       sync.Mutex
 	attached map[*attachment]struct{}
@@ -181,14 +184,20 @@ func (r *Runtime) openIO(id string, labels map[string]string) (*taskIO, error) {
 // copyOut copies one output stream to the log and to attached clients
 // until the shim closes it.
 func (t *taskIO) copyOut(src io.Reader, log io.WriteCloser, stream string) {
-	defer log.Close()
+	defer func() {
+		t.logMu.Lock()
+		defer t.logMu.Unlock()
+		_ = log.Close()
+	}()
 	// Small: two of these live per running container, and a read from a
 	// pipe returns what is there, not a full buffer.
 	buf := make([]byte, copyBufSize)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			t.logMu.Lock()
 			_, _ = log.Write(buf[:n])
+			t.logMu.Unlock()
 			t.fanOut(stream, buf[:n])
 		}
 		if err != nil {
