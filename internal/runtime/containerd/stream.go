@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -78,6 +79,10 @@ func (r *Runtime) exec(ctx context.Context, containerID string, cmd []string, s 
 	pspec := *spec.Process
 	pspec.Args = cmd
 	pspec.Terminal = s.TTY
+	if s.TTY {
+		// As the CRI plugin does: a terminal session gets a TERM.
+		pspec.Env = append(slices.Clone(pspec.Env), "TERM=xterm")
+	}
 	stdout, stderr := s.Stdout, s.Stderr
 	if stdout == nil {
 		stdout = io.Discard
