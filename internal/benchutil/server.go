@@ -1,6 +1,7 @@
 // Package benchutil holds what mini's benchmarks share: a `mini server`
 // child process on a temporary directory, its client, the memory of
-// processes, percentiles and the printed table.
+// processes, percentiles, the printed table, and (with the end-to-end
+// tests) cleaning up what a node left on the machine.
 package benchutil
 
 import (
