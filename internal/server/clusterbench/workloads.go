@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+	"mini.dev/mini/internal/benchutil"
 )
 
 // benchScheduler creates the pending pods with the scheduler off, then
@@ -30,7 +31,7 @@ func benchScheduler(ctx context.Context, o options, nodes int) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := waitNodesReady(ctx, srv.client, nodes); err != nil {
+	if err := benchutil.WaitNodesReady(ctx, srv.client, nodes, 5*time.Minute); err != nil {
 		srv.kill()
 		return nil, err
 	}
@@ -77,7 +78,7 @@ func benchDeployment(ctx context.Context, o options) ([]row, error) {
 		return nil, err
 	}
 	defer srv.kill()
-	if err := waitNodesReady(ctx, srv.client, o.deployNodes); err != nil {
+	if err := benchutil.WaitNodesReady(ctx, srv.client, o.deployNodes, 5*time.Minute); err != nil {
 		return nil, err
 	}
 	nodesReady := time.Since(srv.started)
@@ -120,31 +121,6 @@ func podSpec() corev1.PodSpec {
 		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}},
 	}}}
-}
-
-// waitNodesReady waits until n nodes report Ready.
-func waitNodesReady(ctx context.Context, c kubernetes.Interface, n int) error {
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err == nil {
-			ready := 0
-			for _, node := range nodes.Items {
-				for _, cond := range node.Status.Conditions {
-					if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-						ready++
-					}
-				}
-			}
-			if ready >= n {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d nodes not Ready within 5 minutes", n)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // createPods creates n pods from 32 concurrent clients.
