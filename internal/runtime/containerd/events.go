@@ -12,42 +12,18 @@ import (
 	"mini.dev/mini/internal/runtime"
 )
 
-// eventBuffer is how many events a slow subscriber may fall behind before
-// further ones are dropped; the agent's periodic relist repairs a drop.
-const eventBuffer = 256
-
-type subscriber struct{ ch chan runtime.ContainerEvent }
-
 // ContainerEvents implements runtime.EventSource.
 func (r *Runtime) ContainerEvents(ctx context.Context) <-chan runtime.ContainerEvent {
-	s := &subscriber{ch: make(chan runtime.ContainerEvent, eventBuffer)}
-	r.mu.Lock()
-	r.subs[s] = struct{}{}
-	r.mu.Unlock()
-	context.AfterFunc(ctx, func() {
-		r.mu.Lock()
-		delete(r.subs, s)
-		close(s.ch)
-		r.mu.Unlock()
-	})
-	return s.ch
+	return r.events.ContainerEvents(ctx)
 }
 
 // emit tells every subscriber of a container's new state without
 // blocking.
 func (r *Runtime) emit(id string, state runtime.ContainerState, labels map[string]string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.subs) == 0 {
+	if !r.events.Subscribed() {
 		return
 	}
-	ev := runtime.ContainerEvent{ContainerID: id, SandboxID: labels[labelSandbox], State: state, Labels: userLabels(labels)}
-	for s := range r.subs {
-		select {
-		case s.ch <- ev:
-		default:
-		}
-	}
+	r.events.Emit(runtime.ContainerEvent{ContainerID: id, SandboxID: labels[labelSandbox], State: state, Labels: userLabels(labels)})
 }
 
 // followEvents records container exits and OOM kills from containerd's

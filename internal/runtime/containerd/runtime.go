@@ -55,9 +55,10 @@ type Config struct {
 // Runtime is the containerd backend. Create it with New and run it with
 // Run, or connect it to a running containerd with Dial.
 type Runtime struct {
-	cfg   Config
-	log   *slog.Logger
-	ready chan struct{}
+	cfg    Config
+	log    *slog.Logger
+	ready  chan struct{}
+	events runtime.EventFanout // subscribers of ContainerEvents
 
 	// client and snapshotter are set once, before ready is closed.
 	client      *ctrd.Client
@@ -73,7 +74,6 @@ type Runtime struct {
 	// annotations caches containers' and sandboxes' annotations, which
 	// live in their OCI specs and never change.
 	annotations map[string]map[string]string
-	subs        map[*subscriber]struct{}
 }
 
 var (
@@ -110,7 +110,6 @@ func New(cfg Config) (*Runtime, error) {
 		oom:         map[string]bool{},
 		exiting:     map[string]chan struct{}{},
 		annotations: map[string]map[string]string{},
-		subs:        map[*subscriber]struct{}{},
 	}, nil
 }
 

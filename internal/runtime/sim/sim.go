@@ -30,13 +30,13 @@ type Config struct {
 // Runtime is an in-memory runtime.Runtime. The zero value is not usable;
 // call New.
 type Runtime struct {
-	clock clock.WithDelayedExecution
+	clock  clock.WithDelayedExecution
+	events runtime.EventFanout // subscribers of ContainerEvents
 
 	mu         sync.Mutex
 	sandboxes  map[string]*sandbox
 	containers map[string]*container
 	images     map[string]*runtime.Image
-	subs       map[*subscriber]struct{}
 }
 
 type sandbox struct {
@@ -67,7 +67,6 @@ func New(cfg Config) (*Runtime, error) {
 		sandboxes:  map[string]*sandbox{},
 		containers: map[string]*container{},
 		images:     map[string]*runtime.Image{},
-		subs:       map[*subscriber]struct{}{},
 	}, nil
 }
 
