@@ -90,7 +90,9 @@ func clusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		clusterBinding("system:discovery", groups(GroupAuthenticated)...),
 		clusterBinding("system:basic-user", groups(GroupAuthenticated)...),
 		clusterBinding("system:public-info-viewer", groups(GroupAuthenticated, GroupUnauthenticated)...),
-		clusterBinding("system:node-proxier", user(UserKubeProxy)),
+		// mini's node role runs the service proxy and cluster DNS in the
+		// agent's process, as the node's identity: system:nodes proxy too.
+		clusterBinding("system:node-proxier", append([]rbacv1.Subject{user(UserKubeProxy)}, groups(GroupNodes)...)...),
 		clusterBinding("system:kube-controller-manager", user(UserKubeControllerManager)),
 		clusterBinding("system:kube-dns", serviceAccount("kube-system", "kube-dns")),
 		clusterBinding("system:kube-scheduler", user(UserKubeScheduler)),
