@@ -1,0 +1,239 @@
+package proxy
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Names of the static chains, maps and sets; see doc.go.
+const (
+	chainServices         = "services"
+	chainMarkMasq         = "mark-for-masquerade"
+	chainMasquerading     = "masquerading"
+	chainServiceEPCheck   = "service-endpoints-check"
+	chainNodePortEPCheck  = "nodeport-endpoints-check"
+	chainReject           = "reject-chain"
+	mapServiceIPs         = "service-ips"
+	mapServiceNodePorts   = "service-nodeports"
+	mapNoEndpointServices = "no-endpoint-services"
+	mapNoEndpointNodePort = "no-endpoint-nodeports"
+	setNodePortIPs        = "nodeport-ips"
+)
+
+// mapID names one of the four verdict maps.
+type mapID uint8
+
+const (
+	serviceIPs mapID = iota
+	serviceNodePorts
+	noEndpointServices
+	noEndpointNodePorts
+	numMaps
+)
+
+var mapNames = [numMaps]string{mapServiceIPs, mapServiceNodePorts, mapNoEndpointServices, mapNoEndpointNodePort}
+
+// elemKey is a verdict map key: address (not for the nodeport maps), protocol, port.
+type elemKey struct {
+	m     mapID
+	ip    netip.Addr
+	proto uint8
+	port  uint16
+}
+
+// elem is a map element; target "" means drop, otherwise goto target.
+type elem struct {
+	elemKey
+	target string
+}
+
+func (e elem) String() string {
+	s := mapNames[e.m] + ": "
+	if e.ip.IsValid() {
+		s += e.ip.String() + " . "
+	}
+	s += protoName(e.proto) + " . " + strconv.Itoa(int(e.port)) + " : "
+	if e.target == "" {
+		return s + "drop"
+	}
+	return s + "goto " + e.target
+}
+
+// setSpec is an affinity set: the clients recently sent to one endpoint.
+type setSpec struct {
+	name    string
+	timeout time.Duration
+}
+
+// udpPort is what stale conntrack clean-up needs to know about a UDP port.
+type udpPort struct {
+	ips      []netip.Addr // cluster IP, externalIPs, LoadBalancer IPs
+	port     uint16
+	nodePort uint16
+	eps      []netip.Addr // endpoints programmed
+}
+
+// servicePlan is everything one Service wants programmed.
+type servicePlan struct {
+	chains  []*chainSpec
+	elems   []elem
+	sets    []setSpec
+	udp     []udpPort
+	lbAddrs []netip.Addr
+}
+
+// planner turns Services into plans; it holds only configuration.
+type planner struct {
+	clusterCIDR netip.Prefix
+}
+
+// planPort appends the chains, elements and sets of one Service port.
+// It follows upstream's categorisation: the cluster policy chain
+// (service-) holds every usable endpoint, the local policy chain (local-)
+// the node's own; ClusterIP traffic goes to the one internalTrafficPolicy
+// picks, NodePort/externalIPs/LoadBalancer traffic through the external-
+// chain to the one externalTrafficPolicy picks.
+func (pl *planner) planPort(sp *servicePort, out *servicePlan) {
+	clusterEps := usable(sp.endpoints, false)
+	localEps := usable(sp.endpoints, true)
+	usesExternal := sp.nodePort != 0 || len(sp.externalIPs) > 0
+
+	svcChain := "service-" + sp.base
+	localChain := "local-" + sp.base
+	extChain := "external-" + sp.base
+
+	needCluster := len(clusterEps) > 0 && (!sp.internalLocal || usesExternal)
+	needLocal := len(localEps) > 0 && (sp.internalLocal || (usesExternal && sp.externalLocal))
+
+	internalChain, internalEps := svcChain, clusterEps
+	if sp.internalLocal {
+		internalChain, internalEps = localChain, localEps
+	}
+	externalEps := clusterEps
+	if sp.externalLocal {
+		externalEps = localEps
+	}
+	hasExternal := usesExternal && len(externalEps) > 0
+
+	// With no endpoints at all a Service rejects; with endpoints but none
+	// local under a Local policy it drops, as upstream.
+	noEndpoint := chainReject
+	if len(clusterEps) > 0 {
+		noEndpoint = ""
+	}
+
+	programmed := map[netip.Addr]bool{}
+	epChain := func(e endpoint) string { return "endpoint-" + sp.base + "__" + endpointString(e) }
+	affSet := func(e endpoint) string { return "affinity-" + sp.base + "__" + endpointString(e) }
+	salt := ""
+	if sp.affinity > 0 {
+		salt = "affinity " + sp.affinity.String()
+	}
+
+	policyChain := func(name string, eps []endpoint) {
+		c := &chainSpec{name: name, salt: salt}
+		if name == internalChain {
+			// Traffic to the cluster IP from outside the pod network
+			// (the node itself, other hosts routing to it) is
+			// masqueraded so replies come back through this node.
+			c.rules = append(c.rules, newRule().addr(offDaddr, sp.clusterIP).
+				prefix(offSaddr, pl.clusterCIDR, true).jump(chainMarkMasq))
+		}
+		targets := make([]string, len(eps))
+		for i, e := range eps {
+			targets[i] = epChain(e)
+			if sp.affinity > 0 {
+				c.rules = append(c.rules, newRule().inSet(offSaddr, affSet(e)).goTo(targets[i]))
+			}
+		}
+		if len(targets) == 1 {
+			c.rules = append(c.rules, newRule().goTo(targets[0]))
+		} else {
+			c.rules = append(c.rules, newRule().random(name, targets))
+		}
+		out.chains = append(out.chains, c)
+		for _, e := range eps {
+			if programmed[e.ip] {
+				continue
+			}
+			programmed[e.ip] = true
+			ec := &chainSpec{name: epChain(e), salt: salt}
+			// Hairpin: a pod reaching itself through the Service must be
+			// masqueraded or it would answer itself directly.
+			ec.rules = append(ec.rules, newRule().addr(offSaddr, e.ip).jump(chainMarkMasq))
+			if sp.affinity > 0 {
+				ec.rules = append(ec.rules, newRule().affinityUpdate(affSet(e)))
+				out.sets = append(out.sets, setSpec{name: affSet(e), timeout: sp.affinity})
+			}
+			ec.rules = append(ec.rules, newRule().dnat(sp.proto, e.ip, e.port))
+			out.chains = append(out.chains, ec)
+		}
+	}
+	if needCluster {
+		policyChain(svcChain, clusterEps)
+	}
+	if needLocal {
+		policyChain(localChain, localEps)
+	}
+
+	if hasExternal {
+		c := &chainSpec{name: extChain}
+		if sp.externalLocal {
+			if needCluster {
+				// Pods and the node itself reaching an external address
+				// are not external traffic: they may use any endpoint,
+				// and the node's own traffic is masqueraded since its
+				// source address is the one being DNATed away.
+				c.rules = append(c.rules,
+					newRule().prefix(offSaddr, pl.clusterCIDR, false).goTo(svcChain),
+					newRule().fibLocal(true).jump(chainMarkMasq),
+					newRule().fibLocal(true).goTo(svcChain))
+			}
+			c.rules = append(c.rules, newRule().goTo(localChain))
+		} else {
+			c.rules = append(c.rules, newRule().jump(chainMarkMasq), newRule().goTo(svcChain))
+		}
+		out.chains = append(out.chains, c)
+	}
+
+	// Map elements.
+	if len(internalEps) > 0 {
+		out.elems = append(out.elems, elem{elemKey{serviceIPs, sp.clusterIP, sp.proto, sp.port}, internalChain})
+	} else {
+		out.elems = append(out.elems, elem{elemKey{noEndpointServices, sp.clusterIP, sp.proto, sp.port}, noEndpoint})
+	}
+	for _, ip := range sp.externalIPs {
+		if hasExternal {
+			out.elems = append(out.elems, elem{elemKey{serviceIPs, ip, sp.proto, sp.port}, extChain})
+		} else {
+			out.elems = append(out.elems, elem{elemKey{noEndpointServices, ip, sp.proto, sp.port}, noEndpoint})
+		}
+	}
+	if sp.nodePort != 0 {
+		if hasExternal {
+			out.elems = append(out.elems, elem{elemKey{serviceNodePorts, netip.Addr{}, sp.proto, sp.nodePort}, extChain})
+		} else {
+			out.elems = append(out.elems, elem{elemKey{noEndpointNodePorts, netip.Addr{}, sp.proto, sp.nodePort}, noEndpoint})
+		}
+	}
+
+	if sp.proto == unix.IPPROTO_UDP {
+		u := udpPort{ips: append([]netip.Addr{sp.clusterIP}, sp.externalIPs...), port: sp.port, nodePort: sp.nodePort}
+		for ip := range programmed {
+			u.eps = append(u.eps, ip)
+		}
+		out.udp = append(out.udp, u)
+	}
+}
+
+// plan builds the plan of one Service's ports; nil ports give an empty plan.
+func (pl *planner) plan(ports []servicePort, lbAddrs []netip.Addr) *servicePlan {
+	out := &servicePlan{lbAddrs: lbAddrs}
+	for i := range ports {
+		pl.planPort(&ports[i], out)
+	}
+	return out
+}
