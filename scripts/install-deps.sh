@@ -34,6 +34,7 @@ for group in "${groups[@]}"; do
 		;;
 	bench)
 		need etcd etcd-server # the store benchmark runs against etcd
+		need iperf3 iperf3    # the network benchmark's TCP throughput
 		;;
 	*)
 		echo "install-deps: unknown group $group (want run, test or bench)" >&2
