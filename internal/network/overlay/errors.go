@@ -10,4 +10,6 @@ var (
 	// node's underlay address (vxlan, host-gw) has none, and by a sync
 	// when no link in the namespace holds it.
 	ErrNoPublicIP = errors.New("public IP not found")
+	// ErrClosed is returned by Teardown (and a sync) after Close.
+	ErrClosed = errors.New("overlay closed")
 )

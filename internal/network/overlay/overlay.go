@@ -79,8 +79,9 @@ type Overlay struct {
 	ns netns.NsHandle
 	h  *netlink.Handle
 
-	// mu serializes syncs and Teardown.
+	// mu serializes syncs, Teardown and Close.
 	mu        sync.Mutex
+	closed    bool
 	mtu       atomic.Int64
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -204,6 +205,9 @@ func (o *Overlay) Run(ctx context.Context) error {
 func (o *Overlay) sync(ctx context.Context, _ string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.closed {
+		return ErrClosed
+	}
 	if o.cfg.Backend == BackendNone {
 		return o.syncNone()
 	}
@@ -288,12 +292,21 @@ func (o *Overlay) syncNone() error {
 func (o *Overlay) Teardown() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.closed {
+		return ErrClosed
+	}
 	return errors.Join(o.deleteDevice(), deleteOwnRoutes(o.h))
 }
 
 // Close releases the Overlay's handles; the kernel state stays. Call it
-// after Run has returned.
+// after Run has returned (and after Teardown, if any).
 func (o *Overlay) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil
+	}
+	o.closed = true
 	o.h.Close()
 	return o.ns.Close()
 }
