@@ -30,11 +30,15 @@ func withAnnotation(k, v string) nodeOpt {
 	return func(n *corev1.Node) { n.Annotations[k] = v }
 }
 func withoutAnnotation(k string) nodeOpt { return func(n *corev1.Node) { delete(n.Annotations, k) } }
-func withCIDR(c string) nodeOpt         { return func(n *corev1.Node) { n.Spec.PodCIDR, n.Spec.PodCIDRs = c, []string{c} } }
+func withCIDR(c string) nodeOpt {
+	return func(n *corev1.Node) { n.Spec.PodCIDR, n.Spec.PodCIDRs = c, []string{c} }
+}
 
 func macOf(i int) net.HardwareAddr { return net.HardwareAddr{2, 0, 0, 0, 0, byte(i)} }
 func ipOf(i int) netip.Addr        { return netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}) }
-func cidrOf(i int) netip.Prefix    { return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 42, byte(i), 0}), 24) }
+func cidrOf(i int) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 42, byte(i), 0}), 24)
+}
 
 // node i on backend, annotated as its overlay would have done it.
 func node(i int, backend string, opts ...nodeOpt) *corev1.Node {
