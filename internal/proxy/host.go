@@ -109,7 +109,8 @@ func (h *host) clearStaleUDP(old, rec *record) error {
 
 // syncLBAddrs makes the dummy device carry exactly the wanted addresses
 // (as /32s) that are not already the node's own, so this node answers ARP
-// for them. The device is made when first needed and left in place.
+// for them. The device is a dummy (a bridge without ports where the kernel
+// has no dummy driver), made when first needed and left in place.
 func (h *host) syncLBAddrs(want map[netip.Addr]int, nodeIPs []netip.Addr) error {
 	link, err := h.nl.LinkByName(h.device)
 	if err != nil {
@@ -120,7 +121,13 @@ func (h *host) syncLBAddrs(want map[netip.Addr]int, nodeIPs []netip.Addr) error 
 		if len(want) == 0 {
 			return nil
 		}
-		if err := h.nl.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: h.device}}); err != nil {
+		err := h.nl.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: h.device}})
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			// A kernel without the dummy driver: a bridge without ports
+			// holds local addresses just as well.
+			err = h.nl.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: h.device}})
+		}
+		if err != nil {
 			return fmt.Errorf("create %s: %w", h.device, err)
 		}
 		if link, err = h.nl.LinkByName(h.device); err != nil {

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
-	"golang.org/x/sys/unix"
 )
 
 // servicePort is one port of a Service with the endpoints behind it: the

@@ -26,7 +26,7 @@ import (
 //	client ns  eth0 10.42.1.2/24  ── node ns  10.42.1.1/24 (pod network)
 //	server ns  eth0 10.42.2.2/24, 10.42.2.3/24 ── node ns 10.42.2.1/24
 //	outside ns eth0 192.168.77.2/24 ── node ns 192.168.77.1/24 (not a pod)
-//	Services   10.43.0.0/16
+//	Services   10.43.0.0/16; the node's default route points at the outside ns
 var (
 	clientIP  = netip.MustParseAddr("10.42.1.2")
 	serverIP  = netip.MustParseAddr("10.42.2.2")
@@ -144,6 +144,11 @@ func newTestNet(t *testing.T) *testNet {
 	veth(t, n.node, []string{"10.42.2.1/24"}, n.server, "eth0", []string{"10.42.2.2/24", "10.42.2.3/24"}, "10.42.2.1")
 	veth(t, n.node, []string{"192.168.77.1/24"}, n.outside, "eth0", []string{"192.168.77.2/24"}, "192.168.77.1")
 	err := inNS(n.node, func() error {
+		// A node has a default route; without one, packets to a Service
+		// without endpoints would fail routing before the reject rules.
+		if err := netlink.RouteAdd(&netlink.Route{Gw: net.ParseIP("192.168.77.2")}); err != nil {
+			return err
+		}
 		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
 	})
 	if err != nil {

@@ -260,11 +260,13 @@ func (p *Proxy) sync(k *kernel, host *host) error {
 	for key, pl := range plans {
 		newRecs[key] = diff(old[key], pl, ch)
 	}
+	planned := time.Now()
 	if !ch.empty() {
 		if err := k.apply(ch); err != nil {
 			return p.failed(dirty, true, err)
 		}
 	}
+	applied := time.Now()
 
 	// Committed: remember it, then the follow-ups that depend on it.
 	prev := p.records
@@ -301,7 +303,8 @@ func (p *Proxy) sync(k *kernel, host *host) error {
 		}
 	}
 	p.cfg.Logger.Debug("synced", "full", full, "services", len(keys),
-		"chains", len(ch.addChains), "elements", len(ch.addElems)+len(ch.delElems), "took", time.Since(start))
+		"chains", len(ch.addChains), "elements", len(ch.addElems)+len(ch.delElems),
+		"plan", planned.Sub(start), "kernel", applied.Sub(planned), "took", time.Since(start))
 	return nil
 }
 
@@ -389,4 +392,3 @@ func (p *Proxy) planService(key string) (*servicePlan, error) {
 	}
 	return p.planner.plan(servicePorts(svc, slices, p.cfg.NodeName), lbAddresses(svc, p.cfg.NodeName)), nil
 }
-
