@@ -79,7 +79,7 @@ func testPodToPod(t *testing.T, c *cluster, w *workload) {
 				if err != nil {
 					return err.Error(), false
 				}
-				return fmt.Sprint(names), len(names) == 1 && names[0] == target.Name
+				return fmt.Sprintf("%q", names), len(names) == 1 && names[0] == target.Name
 			})
 			out, err := c.Run(10*time.Second, c.Hosts.NS(from.Host), append([]string{"/bin/busybox"}, wget(url)...)...)
 			if err != nil || hostnameOf(out) != target.Name {
@@ -99,7 +99,7 @@ func testClusterIP(t *testing.T, c *cluster, w *workload) {
 			if err != nil {
 				return err.Error(), false
 			}
-			return fmt.Sprint(distinct(names)), slices.Equal(distinct(names), w.webNames())
+			return fmt.Sprintf("%q", distinct(names)), slices.Equal(distinct(names), w.webNames())
 		})
 	}
 	// By name too, through the cluster DNS.
