@@ -24,6 +24,7 @@ import (
 	"mini.dev/mini/internal/controller/resourcequota"
 	"mini.dev/mini/internal/controller/rootcacert"
 	"mini.dev/mini/internal/controller/serviceaccount"
+	"mini.dev/mini/internal/controller/servicelb"
 	"mini.dev/mini/internal/controller/statefulset"
 	"mini.dev/mini/internal/controller/ttlafterfinished"
 	"mini.dev/mini/internal/scheduler"
@@ -108,6 +109,10 @@ func (e *buildEnv) controllers() ([]component, error) {
 		{"endpointslice-controller", func() (runnable, error) {
 			return endpointslice.New(endpointslice.Config{Client: h.client, Informers: h.informers,
 				Recorder: h.recorder("endpoint-slice-controller"), Logger: log, Clock: clk})
+		}},
+		{"service-lb-controller", func() (runnable, error) {
+			return servicelb.New(servicelb.Config{Client: h.client, Informers: h.informers,
+				Recorder: h.recorder("service-lb-controller"), Logger: log, Clock: clk, Pool: cfg.LBPool})
 		}},
 		{"serviceaccount-controller", func() (runnable, error) {
 			return serviceaccount.New(serviceaccount.Config{Client: h.client, Informers: h.informers,

@@ -41,6 +41,10 @@ type Config struct {
 	// ClusterCIDR is the pod network the node IPAM splits into one /24 per
 	// node.
 	ClusterCIDR string
+	// LBPool is the IPv4 range "START-END" LoadBalancer Services get
+	// their addresses from; empty gives them the Ready nodes' addresses
+	// (k3s's ServiceLB).
+	LBPool string
 	// Timing knobs upstream also exposes as flags; zero means upstream's
 	// default.
 	Timing Timing
