@@ -98,7 +98,7 @@ spec:
 		{"A by full name", []string{"myservice." + zone},
 			[]string{`Address:\s+` + ip(svc.Spec.ClusterIP) + `\b`}, nil},
 		{"AAAA in an IPv4 cluster", []string{"-type=AAAA", "myservice." + zone},
-			nil, []string{`NXDOMAIN`, `Address:\s+[0-9a-f:]*:`}},
+			[]string{`Server:\s+\S+`}, []string{`NXDOMAIN`, `Address:\s+[0-9a-f:]*:`}},
 		{"A of a headless Service", []string{"hl." + zone},
 			[]string{`Address:\s+` + ip(m0.Status.PodIP) + `\b`, `Address:\s+` + ip(m1.Status.PodIP) + `\b`}, []string{ip(svc.Spec.ClusterIP)}},
 		{"hostname.subdomain of a pod", []string{"m1.hl." + zone},

@@ -177,6 +177,14 @@ func testNodeLeaving(t *testing.T, c *cluster, w *workload) {
 	leaving := c.Nodes[len(c.Nodes)-1]
 	cidrs := c.podCIDRs(t)
 	gonePod := w.web[leaving.Name].Status.PodIP
+	// The others route to it before it goes, or its going proves nothing.
+	for i, n := range c.Nodes[:len(c.Nodes)-1] {
+		ns := c.Hosts.NS(i)
+		eventually(t, 10*time.Second, n.Name+" routes to "+leaving.Name+"'s pods", func() (string, bool) {
+			routes, _ := c.Run(5*time.Second, ns, "ip", "route", "show", cidrs[leaving.Name])
+			return routes, strings.TrimSpace(routes) != ""
+		})
+	}
 	if err := leaving.Stop(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
