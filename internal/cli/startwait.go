@@ -1,0 +1,237 @@
+package cli
+
+// How `mini start` follows a server coming up: each step is read from
+// where it shows first (the store from the server's log, the API from
+// its fresh kubeconfig and /readyz, the node from its Ready condition
+// with a heartbeat from this run), printed with its time as it
+// completes, with a spinner on a terminal.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"mini.dev/mini/internal/daemon"
+)
+
+// startWait waits for a launched server to be ready.
+type startWait struct {
+	dataDir   string
+	nodeName  string // "" without a node
+	timeout   time.Duration
+	progress  *progress
+	launched  time.Time
+	logOffset int64
+	exited    <-chan struct{} // closed if the server exits
+	exitErr   func() error    // its exit status, when known
+	apiURL    string          // set once the API answers
+}
+
+// storeReady matches the server's "store ready" log line.
+var storeReady = regexp.MustCompile(`msg="store ready".* revision=(\d+)`)
+
+func (w *startWait) run(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var (
+		storeDone, apiDone, nodeDone bool
+		logPos                       = w.logOffset
+		logBuf                       string
+		client                       *kubernetes.Clientset
+	)
+	for {
+		elapsed := time.Since(w.launched)
+		if !storeDone {
+			var chunk string
+			chunk, logPos = readFrom(w.dataDir, logPos)
+			logBuf += chunk
+			if m := storeReady.FindStringSubmatch(logBuf); m != nil {
+				storeDone = true
+				w.progress.done("store", "revision "+m[1], elapsed)
+				logBuf = ""
+			} else if i := strings.LastIndexByte(logBuf, '\n'); i >= 0 {
+				logBuf = logBuf[i+1:]
+			}
+		}
+		if !apiDone {
+			if c, url, ok := w.apiAnswers(ctx); ok {
+				// An API that answers has a store: the log line may
+				// have been missed (another format, a rotated log).
+				if !storeDone {
+					storeDone = true
+					w.progress.done("store", "", elapsed)
+				}
+				apiDone, client, w.apiURL = true, c, url
+				w.progress.done("API", url, elapsed)
+			}
+		}
+		if apiDone && !nodeDone {
+			if w.nodeName == "" {
+				nodeDone = true
+			} else if w.nodeReady(ctx, client) {
+				nodeDone = true
+				w.progress.done("node "+w.nodeName, "Ready", elapsed)
+			}
+		}
+		if storeDone && apiDone && nodeDone {
+			w.progress.clear()
+			w.systemPods(ctx, client)
+			return nil
+		}
+		switch {
+		case !apiDone:
+			w.progress.spin("waiting for the API", elapsed)
+		default:
+			w.progress.spin("waiting for node "+w.nodeName+" to be Ready", elapsed)
+		}
+		select {
+		case <-w.exited:
+			w.progress.clear()
+			return w.failed()
+		case <-ctx.Done():
+			w.progress.clear()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("the cluster was not ready within %s; it keeps starting in the background (see mini logs, or mini stop)", w.timeout)
+			}
+			return errors.New("interrupted; mini keeps starting in the background (see mini status, mini logs -f, mini stop)")
+		case <-tick.C:
+		}
+	}
+}
+
+// apiAnswers says whether the kubeconfig this run of the server wrote
+// (it does so once its API listens) leads to an API whose /readyz is ok.
+func (w *startWait) apiAnswers(ctx context.Context) (*kubernetes.Clientset, string, bool) {
+	path := adminKubeconfig(w.dataDir)
+	st, err := os.Stat(path)
+	if err != nil || st.ModTime().Before(w.launched) {
+		return nil, "", false
+	}
+	client, cfg, err := adminClient(path)
+	if err != nil || apiReady(ctx, client) != nil {
+		return nil, "", false
+	}
+	return client, cfg.Host, true
+}
+
+// nodeReady says whether the node is Ready by a heartbeat of this run:
+// the Node in the store still says Ready from before a stop.
+func (w *startWait) nodeReady(ctx context.Context, client kubernetes.Interface) bool {
+	node, err := client.CoreV1().Nodes().Get(ctx, w.nodeName, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue && !c.LastHeartbeatTime.Time.Before(w.launched.Truncate(time.Second))
+		}
+	}
+	return false
+}
+
+// systemPods reports kube-system's pods, if there are any, without
+// waiting for them.
+func (w *startWait) systemPods(ctx context.Context, client kubernetes.Interface) {
+	pods, err := client.CoreV1().Pods(metav1.NamespaceSystem).List(ctx, metav1.ListOptions{})
+	if err != nil || len(pods.Items) == 0 {
+		return
+	}
+	ready := 0
+	for _, p := range pods.Items {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready++
+			}
+		}
+	}
+	w.progress.note("kube-system", fmt.Sprintf("%d of %d pods ready", ready, len(pods.Items)))
+}
+
+// failed reports a server that exited while starting, with the end of
+// its log.
+func (w *startWait) failed() error {
+	lines, _ := daemon.LogTail(w.dataDir, w.logOffset, 15)
+	fmt.Fprintf(w.progress.out, "mini server exited while starting; the end of %s:\n", daemon.LogFileName)
+	for _, l := range lines {
+		fmt.Fprintf(w.progress.out, "  %s\n", l)
+	}
+	status := "it exited"
+	if w.exitErr != nil && w.exitErr() != nil {
+		status = w.exitErr().Error()
+	}
+	// The pid file names a process that is gone.
+	_ = os.Remove(w.dataDir + "/" + daemon.PIDFileName)
+	return fmt.Errorf("the server did not start (%s); see %s/%s", status, w.dataDir, daemon.LogFileName)
+}
+
+// readFrom returns what the log holds from pos on, and the new position.
+func readFrom(dataDir string, pos int64) (string, int64) {
+	f, err := os.Open(dataDir + "/" + daemon.LogFileName)
+	if err != nil {
+		return "", pos
+	}
+	defer f.Close()
+	if _, err := f.Seek(pos, io.SeekStart); err != nil {
+		return "", pos
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+	return string(b), pos + int64(len(b))
+}
+
+// progress prints start's steps; on a terminal a spinner line shows what
+// is awaited.
+type progress struct {
+	out     io.Writer
+	tty     bool
+	frame   int
+	spinned bool
+}
+
+func newProgress(out io.Writer) *progress {
+	p := &progress{out: out}
+	if f, ok := out.(*os.File); ok {
+		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+		p.tty = err == nil
+	}
+	return p
+}
+
+func (p *progress) done(step, detail string, took time.Duration) {
+	p.clear()
+	fmt.Fprintf(p.out, "  ✓ %-16s %-36s %6.2fs\n", step, detail, took.Seconds())
+}
+
+func (p *progress) note(step, detail string) {
+	p.clear()
+	fmt.Fprintf(p.out, "  · %-16s %s\n", step, detail)
+}
+
+var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+func (p *progress) spin(what string, elapsed time.Duration) {
+	if !p.tty {
+		return
+	}
+	p.frame++
+	fmt.Fprintf(p.out, "\r\033[K  %s %s %.1fs", spinnerFrames[p.frame/5%len(spinnerFrames)], what, elapsed.Seconds())
+	p.spinned = true
+}
+
+func (p *progress) clear() {
+	if p.spinned {
+		fmt.Fprint(p.out, "\r\033[K")
+		p.spinned = false
+	}
+}
