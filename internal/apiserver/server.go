@@ -57,6 +57,8 @@ type Config struct {
 	// AdvertiseAddress is the IP the kubernetes Service's endpoints point
 	// at (default 127.0.0.1).
 	AdvertiseAddress string
+	// ClusterCIDR is the pod network, told to nodes as they join.
+	ClusterCIDR string
 }
 
 // Server is the API server.
@@ -209,6 +211,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc(path+"/", s.serveHealth)
 	}
 	mux.HandleFunc("/version", s.serveVersion)
+	s.serveJoin(mux) // authenticates by join token, not as the API does
 	// Every authenticated user may read the API's schema, as upstream.
 	mux.Handle("/openapi/", s.authenticated(s.authorizedPath(s.openapi)))
 	mux.Handle("/", s.authenticated(http.HandlerFunc(s.serveAPI)))

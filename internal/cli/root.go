@@ -48,11 +48,12 @@ func newRootCommand(streams Streams) *cobra.Command {
 	root.SetErr(streams.Err)
 	root.AddCommand(
 		newServerCommand(streams),
+		newAgentCommand(streams),
+		newTokenCommand(streams),
 		newKubectlCommand(streams),
 		newKubeconfigCommand(streams),
 		newImageCommand(streams),
 		newVersionCommand(streams),
-		newStartCommand(streams), newStopCommand(streams), newStatusCommand(streams), newLogsCommand(streams), newDeleteCommand(streams),
 	)
 	return root
 }

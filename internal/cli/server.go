@@ -67,6 +67,7 @@ func newServerCommand(streams Streams) *cobra.Command {
 	f.IntVar(&o.node.KubeletPort, "kubelet-port", 10250, "port of the node's endpoint for logs, exec, attach and port-forward (0 picks a free one)")
 	f.StringVar(&o.node.ClusterDNS, "cluster-dns", "10.43.0.10", "cluster DNS address written into pods' resolv.conf")
 	f.StringVar(&o.node.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	addNetNSDirFlag(cmd, &o.node.NetNSDir)
 	f.Int64Var(&o.historyCount, "history-count", store.DefaultHistoryCount, "events of history kept for watches and paged lists")
 	f.DurationVar(&o.historyAge, "history-age", store.DefaultHistoryAge, "age past which history is compacted")
 	f.DurationVar(&o.compactInterval, "compact-interval", store.DefaultCompactInterval, "how often history is compacted")

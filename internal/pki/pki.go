@@ -98,6 +98,52 @@ func (ca *CA) Issue(req Request) (certPEM, keyPEM []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if certPEM, err = ca.sign(key.Public(), req); err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err = encodeKey(key)
+	return certPEM, keyPEM, err
+}
+
+// SignCSR issues a certificate for the key of a PEM certificate request,
+// as req describes it: the CA decides the names and usage, whatever the
+// request asks for, so a requester proves only that it holds the key. The
+// private key never leaves the requester.
+func (ca *CA) SignCSR(csrPEM []byte, req Request) (certPEM []byte, err error) {
+	block, _ := pem.Decode(csrPEM)
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		return nil, errors.New("no PEM certificate request")
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("certificate request: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("certificate request: %w", err)
+	}
+	return ca.sign(csr.PublicKey, req)
+}
+
+// NewCSR makes a key and a PEM certificate request for it naming req's
+// subject and names.
+func NewCSR(req Request) (csrPEM, keyPEM []byte, err error) {
+	key, err := newKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject:  pkix.Name{CommonName: req.CommonName, Organization: req.Organization},
+		DNSNames: req.DNSNames, IPAddresses: req.IPs,
+	}, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("making a certificate request: %w", err)
+	}
+	keyPEM, err = encodeKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), keyPEM, err
+}
+
+// sign issues a leaf certificate for pub.
+func (ca *CA) sign(pub crypto.PublicKey, req Request) ([]byte, error) {
 	now := time.Now()
 	usage := x509.ExtKeyUsageClientAuth
 	if req.Server {
@@ -113,12 +159,18 @@ func (ca *CA) Issue(req Request) (certPEM, keyPEM []byte, err error) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("issuing %q: %w", req.CommonName, err)
+		return nil, fmt.Errorf("issuing %q: %w", req.CommonName, err)
 	}
-	keyPEM, err = encodeKey(key)
-	return encodeCert(der), keyPEM, err
+	return encodeCert(der), nil
+}
+
+// NeedsRenewal says whether a certificate is within the renewal window
+// of its expiry (or unreadable), when this package re-issues.
+func NeedsRenewal(certPEM []byte, now time.Time) bool {
+	cert, err := ParseCertPEM(certPEM)
+	return err != nil || cert.NotAfter.Sub(now) < renewBefore
 }
 
 // Pool is a cert pool holding only this CA.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"mini.dev/mini/internal/apiserver"
@@ -170,7 +171,7 @@ func (s *Server) Run(ctx context.Context) error {
 	api, err := apiserver.New(apiserver.Config{
 		Store: st, Registry: reg, CA: ca, CertPEM: certPEM, KeyPEM: keyPEM, ServiceAccountKey: saKey,
 		Listen: net.JoinHostPort(o.BindAddress, strconv.Itoa(o.HTTPSPort)), Logger: o.Logger,
-		ServiceCIDR: o.ServiceCIDR, NodePortRange: o.NodePortRange, AdvertiseAddress: advertise,
+		ServiceCIDR: o.ServiceCIDR, NodePortRange: o.NodePortRange, AdvertiseAddress: advertise, ClusterCIDR: o.ClusterCIDR,
 	})
 	if err != nil {
 		return err
@@ -189,6 +190,12 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		s.addr = api.Addr()
+		if err := s.ensureJoinToken(ctx, ca); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while starting
+			}
+			return err
+		}
 		if err := s.buildSimNodes(ca); err != nil {
 			return err
 		}
@@ -231,6 +238,25 @@ func (s *Server) runCluster(ctx context.Context, ca *pki.CA, apiAddr string) err
 		g.Go(func() error { return s.runNode(ctx, ca, apiAddr) })
 	}
 	return g.Wait()
+}
+
+// TokenFile is where a server keeps its default join token (`mini token`
+// prints it).
+func TokenFile(dataDir string) string { return filepath.Join(dataDir, "token") }
+
+// ensureJoinToken makes the default join token on first start and keeps
+// it on later ones (pki.EnsureDefaultToken), before the server is Ready.
+func (s *Server) ensureJoinToken(ctx context.Context, ca *pki.CA) error {
+	cfg, err := loopbackConfig(ca, s.addr, identity{"system:mini-server", []string{"system:masters"}, "mini-server"})
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	_, err = pki.EnsureDefaultToken(ctx, client.CoreV1().Secrets(metav1.NamespaceSystem), TokenFile(s.cfg.DataDir), ca.CertPEM)
+	return err
 }
 
 // buildSimNodes makes the simulated nodes, if any; they act as members of
