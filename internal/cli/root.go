@@ -54,6 +54,7 @@ func newRootCommand(streams Streams) *cobra.Command {
 		newKubeconfigCommand(streams),
 		newImageCommand(streams),
 		newVersionCommand(streams),
+		newStartCommand(streams), newStopCommand(streams), newStatusCommand(streams), newLogsCommand(streams), newDeleteCommand(streams),
 	)
 	return root
 }
