@@ -265,8 +265,11 @@ func iperfClient(ctx context.Context, argv []string) (float64, error) {
 	if jerr := json.Unmarshal(out, &report); jerr != nil {
 		return 0, fmt.Errorf("iperf3: %v, output %q", err, out)
 	}
-	if report.Error != "" || err != nil {
-		return 0, fmt.Errorf("iperf3: %s %v", report.Error, err)
+	if report.Error != "" {
+		return 0, fmt.Errorf("iperf3: %s", report.Error)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("iperf3: %w", err)
 	}
 	return report.End.SumReceived.BitsPerSecond / 1e9, nil
 }
