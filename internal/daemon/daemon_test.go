@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	ossignal "os/signal"
 	"path/filepath"
 	"strconv"
@@ -160,4 +161,52 @@ func sessionOf(t *testing.T, pid int) int {
 	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 	sid, _ := strconv.Atoi(fields[3])
 	return sid
+}
+
+// TestStopContainers stops a stand-in shim: sh named containerd-shim-…
+// with containerd's -address argument, whose child is the "container".
+func TestStopContainers(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	shim := filepath.Join(dir, "containerd-shim-runc-v2")
+	if err := os.Symlink(sh, shim); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "containerd.sock")
+	start := func(socket string) *exec.Cmd {
+		cmd := exec.Command(shim, "-c", "sleep 300 & wait", "-address", socket)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	ours, other := start(sock), start(filepath.Join(dir, "other.sock"))
+	waitFor := func(cond func() bool) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal("condition not met in 10s")
+			}
+			time.Sleep(10 * time.Millisecond) // polling a condition
+		}
+	}
+	children := func(pid int) int {
+		procs, _ := processes()
+		return len(descendants(procs, pid))
+	}
+	waitFor(func() bool { return children(ours.Process.Pid) == 1 && children(other.Process.Pid) == 1 })
+	n, err := StopContainers(context.Background(), sock, 5*time.Second)
+	if err != nil || n != 1 {
+		t.Fatalf("StopContainers: %d, %v; want 1 container", n, err)
+	}
+	if Alive(ours.Process.Pid) {
+		t.Error("the shim of our containerd still runs")
+	}
+	if !Alive(other.Process.Pid) || children(other.Process.Pid) != 1 {
+		t.Error("another containerd's shim or container was stopped")
+	}
 }
