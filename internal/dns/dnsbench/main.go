@@ -171,7 +171,7 @@ func objects(services, headless int) []kruntime.Object {
 			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: ip, ClusterIPs: []string{ip},
 				Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: tcp}}},
 		})
-		objs = append(objs, endpointSlice(ns, name, i, 2, false))
+		objs = append(objs, endpointSlice(ns, name, "http", i, 2, false))
 	}
 	for i := range headless {
 		ns := fmt.Sprintf("ns-%d", i%20)
@@ -181,16 +181,16 @@ func objects(services, headless int) []kruntime.Object {
 			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "None", ClusterIPs: []string{"None"},
 				Ports: []corev1.ServicePort{{Name: "peer", Port: 7000, Protocol: tcp}}},
 		})
-		objs = append(objs, endpointSlice(ns, name, services+i, 3, true))
+		objs = append(objs, endpointSlice(ns, name, "peer", services+i, 3, true))
 	}
 	return objs
 }
 
-func endpointSlice(ns, svc string, i, n int, hostnames bool) *discoveryv1.EndpointSlice {
+func endpointSlice(ns, svc, port string, i, n int, hostnames bool) *discoveryv1.EndpointSlice {
 	s := &discoveryv1.EndpointSlice{
 		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: svc + "-x1", Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
 		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080), Protocol: ptr.To(corev1.ProtocolTCP)}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(port), Port: ptr.To[int32](8080), Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}
 	for j := range n {
 		e := discoveryv1.Endpoint{
