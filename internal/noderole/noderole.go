@@ -157,6 +157,9 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return err
 	}
+	if err := ensureCgroupFS(); err != nil {
+		return err
+	}
 	facts, err := host.Read(c.Dir)
 	if err != nil {
 		return err
