@@ -25,6 +25,7 @@ type agentOptions struct {
 	clusterDNS               string
 	clusterDomain            string
 	netnsDir                 string
+	network                  noderole.NetworkConfig
 	verbose                  bool
 }
 
@@ -65,6 +66,7 @@ func newAgentCommand(streams Streams) *cobra.Command {
 	f.StringVar(&o.clusterDNS, "cluster-dns", "10.43.0.10", "cluster DNS address written into pods' resolv.conf")
 	f.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log debug messages")
+	addNodeNetworkFlags(f, &o.network)
 	addNetNSDirFlag(cmd, &o.netnsDir)
 	_ = cmd.MarkFlagRequired("join")
 	return cmd
@@ -115,7 +117,7 @@ func runAgent(ctx context.Context, o agentOptions, logger *slog.Logger) error {
 		NodeName: name, NodeIP: nodeIP, Dir: dir, REST: id.RESTConfig("mini-agent/" + name),
 		ServingCertPEM: id.ServingCertPEM, ServingKeyPEM: id.ServingKeyPEM, ClientCAs: id.CAPool(),
 		ClusterCIDR: id.ClusterCIDR, ContainerRuntimeEndpoint: o.containerRuntimeEndpoint, KubeletPort: o.kubeletPort,
-		ClusterDNS: o.clusterDNS, ClusterDomain: o.clusterDomain, NetNSDir: o.netnsDir, Logger: logger,
+		ClusterDNS: o.clusterDNS, ClusterDomain: o.clusterDomain, NetNSDir: o.netnsDir, Network: o.network, Logger: logger,
 	})
 	if err != nil {
 		return err

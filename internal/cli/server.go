@@ -29,6 +29,7 @@ type serverOptions struct {
 	nodePortRange    string
 	advertiseAddress string
 	clusterCIDR      string
+	lbPool           string
 	// Cluster.
 	simNodes               int
 	disableScheduler       bool
@@ -68,6 +69,9 @@ func newServerCommand(streams Streams) *cobra.Command {
 	f.StringVar(&o.node.ClusterDNS, "cluster-dns", "10.43.0.10", "cluster DNS address written into pods' resolv.conf")
 	f.StringVar(&o.node.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	addNetNSDirFlag(cmd, &o.node.NetNSDir)
+	addNodeNetworkFlags(f, &o.node.Network)
+	f.StringVar(&o.lbPool, "lb-pool", "",
+		"addresses START-END LoadBalancer Services get, each answered by one node (default: the Services get the nodes' addresses)")
 	f.Int64Var(&o.historyCount, "history-count", store.DefaultHistoryCount, "events of history kept for watches and paged lists")
 	f.DurationVar(&o.historyAge, "history-age", store.DefaultHistoryAge, "age past which history is compacted")
 	f.DurationVar(&o.compactInterval, "compact-interval", store.DefaultCompactInterval, "how often history is compacted")
@@ -96,7 +100,7 @@ func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error 
 	cfg := server.Config{
 		DataDir: o.dataDir, BindAddress: o.bindAddress, HTTPSPort: o.httpsPort, WriteKubeconfig: o.writeKubeconfig,
 		HistoryCount: o.historyCount, HistoryAge: o.historyAge, CompactInterval: o.compactInterval, WatchWindow: o.watchWindow,
-		ServiceCIDR: o.serviceCIDR, ClusterCIDR: o.clusterCIDR, NodePortRange: o.nodePortRange, AdvertiseAddress: o.advertiseAddress,
+		ServiceCIDR: o.serviceCIDR, ClusterCIDR: o.clusterCIDR, NodePortRange: o.nodePortRange, AdvertiseAddress: o.advertiseAddress, LBPool: o.lbPool,
 		SimNodes: o.simNodes, DisableScheduler: o.disableScheduler, DisableControllerManager: o.disableControllers, Timing: controlplane.Timing{NodeMonitorGracePeriod: o.nodeMonitorGracePeriod},
 		Logger: logger,
 	}

@@ -30,6 +30,7 @@ import (
 	"mini.dev/mini/internal/agent/prober"
 	"mini.dev/mini/internal/agent/volume"
 	"mini.dev/mini/internal/network"
+	"mini.dev/mini/internal/network/overlay"
 	"mini.dev/mini/internal/runtime"
 	ctrdruntime "mini.dev/mini/internal/runtime/containerd"
 )
@@ -77,8 +78,11 @@ type Config struct {
 	// Extra, when set, runs beside the node's components once the node
 	// endpoint serves (tests add components this way); it must return
 	// when ctx ends.
-	Extra  func(ctx context.Context, env Env) error
-	Logger *slog.Logger
+	Extra func(ctx context.Context, env Env) error
+	// Network says which network components the node runs: the overlay,
+	// the service proxy and the cluster DNS.
+	Network NetworkConfig
+	Logger  *slog.Logger
 }
 
 // Env is what the node's network components get: who the node is, a
@@ -86,14 +90,16 @@ type Config struct {
 // watch per resource per node). A component registers its informers in
 // its constructor and starts the factory in its Run.
 type Env struct {
-	NodeName    string
-	NodeIP      string
-	ClusterCIDR string
-	ClusterDNS  string
-	Bridge      string // "" = the pod network's default
-	Client      kubernetes.Interface
-	Informers   informers.SharedInformerFactory
-	Logger      *slog.Logger
+	NodeName      string
+	NodeIP        string
+	ClusterCIDR   string
+	ClusterDNS    string
+	ClusterDomain string
+	Bridge        string // "" = the pod network's default
+	Network       NetworkConfig
+	Client        kubernetes.Interface
+	Informers     informers.SharedInformerFactory
+	Logger        *slog.Logger
 }
 
 // Node is a running node role.
@@ -118,6 +124,11 @@ func New(cfg Config) (*Node, error) {
 	}
 	if _, err := netip.ParsePrefix(cfg.ClusterCIDR); err != nil {
 		return nil, fmt.Errorf("noderole: cluster CIDR: %w", err)
+	}
+	switch cfg.Network.FlannelBackend {
+	case "", overlay.BackendVXLAN, overlay.BackendHostGW, overlay.BackendNone:
+	default:
+		return nil, fmt.Errorf("--flannel-backend: %q is none of vxlan, host-gw and none", cfg.Network.FlannelBackend)
 	}
 	if cfg.ClusterDNS == "" {
 		cfg.ClusterDNS = "10.43.0.10"
@@ -175,7 +186,8 @@ func (n *Node) Run(ctx context.Context) error {
 	if c.Bridge != "" {
 		table = "mini-podnet-" + c.Bridge
 	}
-	podNet, err := network.New(network.Config{Bridge: c.Bridge, Table: table, ClusterCIDR: c.ClusterCIDR, NetNSDir: c.NetNSDir, Logger: log})
+	podNet, err := network.New(network.Config{Bridge: c.Bridge, Table: table, ClusterCIDR: c.ClusterCIDR, NetNSDir: c.NetNSDir,
+		MTU: podMTU(c.Network.FlannelBackend, c.NodeIP, log), Logger: log})
 	if err != nil {
 		return fmt.Errorf("pod network: %w", err)
 	}
@@ -265,8 +277,8 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return vols.Run(ctx) })
 	g.Go(func() error { return ag.Run(ctx) })
 
-	env := Env{NodeName: c.NodeName, NodeIP: c.NodeIP, ClusterCIDR: c.ClusterCIDR, ClusterDNS: c.ClusterDNS, Bridge: c.Bridge,
-		Client: client, Informers: informers.NewSharedInformerFactory(client, 0), Logger: log}
+	env := Env{NodeName: c.NodeName, NodeIP: c.NodeIP, ClusterCIDR: c.ClusterCIDR, ClusterDNS: c.ClusterDNS, ClusterDomain: c.ClusterDomain,
+		Bridge: c.Bridge, Network: c.Network, Client: client, Informers: informers.NewSharedInformerFactory(client, 0), Logger: log}
 	defer env.Informers.Shutdown()
 	g.Go(func() error { return runNetworkComponents(ctx, env) })
 	if c.Extra != nil {

@@ -37,6 +37,8 @@ type NodeConfig struct {
 	// Extra, when set, runs beside the node's components (see
 	// noderole.Config.Extra).
 	Extra func(ctx context.Context, env noderole.Env) error
+	// Network says which network components the node runs.
+	Network noderole.NetworkConfig
 }
 
 // nodeDir is where the node role keeps its state: containerd's, pod logs
@@ -65,13 +67,17 @@ func (s *Server) runNode(ctx context.Context, ca *pki.CA, apiAddr string) error 
 	if err != nil {
 		return err
 	}
+	network := nc.Network
+	if network.ServiceCIDR == "" {
+		network.ServiceCIDR = s.cfg.ServiceCIDR
+	}
 	node, err := noderole.New(noderole.Config{
 		NodeName: name, NodeIP: nodeIP, Dir: nodeDir(s.cfg.DataDir), REST: restCfg,
 		ServingCertPEM: servingCert, ServingKeyPEM: servingKey, ClientCAs: ca.Pool(),
 		ClusterCIDR: s.cfg.ClusterCIDR, Labels: map[string]string{noderole.ControlPlaneLabel: "true"},
 		ContainerRuntimeEndpoint: nc.ContainerRuntimeEndpoint, KubeletPort: nc.KubeletPort,
 		ClusterDNS: nc.ClusterDNS, ClusterDomain: nc.ClusterDomain, Bridge: nc.Bridge, NetNSDir: nc.NetNSDir,
-		Extra: nc.Extra, Logger: s.cfg.Logger,
+		Extra: nc.Extra, Network: network, Logger: s.cfg.Logger,
 	})
 	if err != nil {
 		return err

@@ -46,6 +46,12 @@ type Config struct {
 	ClusterCIDR      string
 	NodePortRange    string
 	AdvertiseAddress string // "" = this host's first non-loopback IPv4 address
+	// LBPool is the range (START-END) LoadBalancer Services take addresses
+	// from; "" gives them the nodes' addresses.
+	LBPool string
+	// ClusterDNS is the address the kube-dns Service holds and every node
+	// answers (default 10.43.0.10, or the node's --cluster-dns).
+	ClusterDNS string
 	// SimNodes is how many simulated nodes to run.
 	SimNodes int
 	// Node, when set, runs a real node for this machine (`mini server`
@@ -99,6 +105,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.SimNodes < 0 {
 		return nil, fmt.Errorf("--sim-nodes: %d is negative", cfg.SimNodes)
+	}
+	if cfg.ClusterDNS == "" && cfg.Node != nil {
+		cfg.ClusterDNS = cfg.Node.ClusterDNS
+	}
+	if cfg.ClusterDNS == "" {
+		cfg.ClusterDNS = "10.43.0.10"
 	}
 	if cfg.WriteKubeconfig == "" {
 		cfg.WriteKubeconfig = filepath.Join(cfg.DataDir, "kubeconfig.yaml")
@@ -212,7 +224,7 @@ func (s *Server) Run(ctx context.Context) error {
 // runCluster runs the control plane and the simulated nodes.
 func (s *Server) runCluster(ctx context.Context, ca *pki.CA, apiAddr string) error {
 	g, ctx := errgroup.WithContext(ctx)
-	cpCfg := controlplane.Config{RootCA: ca.CertPEM, ClusterCIDR: s.cfg.ClusterCIDR, Timing: s.cfg.Timing, Logger: s.cfg.Logger}
+	cpCfg := controlplane.Config{RootCA: ca.CertPEM, ClusterCIDR: s.cfg.ClusterCIDR, LBPool: s.cfg.LBPool, Timing: s.cfg.Timing, Logger: s.cfg.Logger}
 	var err error
 	if !s.cfg.DisableControllerManager {
 		if cpCfg.Controllers, err = loopbackConfig(ca, apiAddr, identityControllerManager); err != nil {
@@ -233,6 +245,9 @@ func (s *Server) runCluster(ctx context.Context, ca *pki.CA, apiAddr string) err
 	}
 	if s.simNodes != nil {
 		g.Go(func() error { return s.simNodes.Run(ctx) })
+	}
+	if err := s.startDNSService(ctx, ca, apiAddr); err != nil {
+		return err
 	}
 	if s.cfg.Node != nil {
 		g.Go(func() error { return s.runNode(ctx, ca, apiAddr) })

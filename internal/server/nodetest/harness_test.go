@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mini.dev/mini/internal/cli"
+	"mini.dev/mini/internal/noderole"
 	"mini.dev/mini/internal/server"
 )
 
@@ -135,7 +136,10 @@ func (n *node) serverConfig(name, clusterCIDR string, logger *slog.Logger) serve
 	return server.Config{
 		DataDir: n.dataDir, BindAddress: "127.0.0.1", HTTPSPort: 0, AdvertiseAddress: "127.0.0.1",
 		ClusterCIDR: clusterCIDR, Logger: logger,
-		Node: &server.NodeConfig{Name: name, IP: "127.0.0.1", KubeletPort: 0, Bridge: n.bridge, NetNSDir: n.netnsDir},
+		Node: &server.NodeConfig{Name: name, IP: "127.0.0.1", KubeletPort: 0, Bridge: n.bridge, NetNSDir: n.netnsDir,
+			// Several nodes share this network namespace: the overlay,
+			// proxy and DNS (tested by multinodetest) would collide.
+			Network: noderole.NetworkConfig{DisableOverlay: true, DisableProxy: true, DisableDNS: true}},
 	}
 }
 
