@@ -46,6 +46,9 @@ bench: build
 	$(GO) run ./internal/apiserver/apibench -mini $(BIN)
 	$(GO) run ./internal/server/clusterbench -mini $(BIN)
 	$(GO) run ./internal/server/nodebench -mini $(BIN)
+	$(GO) run ./internal/proxy/proxybench
+	$(GO) run ./internal/dns/dnsbench
+	$(GO) run ./internal/server/netbench -mini $(BIN)
 
 clean:
 	rm -rf bin
