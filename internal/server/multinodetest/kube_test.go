@@ -157,9 +157,16 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() (stri
 	}
 }
 
-// wget is busybox wget's argv fetching url with a short timeout.
+// wget is the argv, in a busybox pod, fetching url with a short timeout.
+// busybox 1.35's own wget -T crashes (SIGSEGV), so timeout bounds it.
 func wget(url string) []string {
-	return []string{"wget", "-q", "-O-", "-T", "3", url}
+	return []string{"timeout", "3", "wget", "-q", "-O-", url}
+}
+
+// hostWget is wget for a harness host, which has busybox but no applet
+// links.
+func hostWget(url string) []string {
+	return []string{"/bin/busybox", "timeout", "3", "/bin/busybox", "wget", "-q", "-O-", url}
 }
 
 // hostnameOf is the pod name from httpapp's "v1 <hostname>" answer.

@@ -81,7 +81,7 @@ func testPodToPod(t *testing.T, c *cluster, w *workload) {
 				}
 				return fmt.Sprintf("%q", names), len(names) == 1 && names[0] == target.Name
 			})
-			out, err := c.Run(10*time.Second, c.Hosts.NS(from.Host), append([]string{"/bin/busybox"}, wget(url)...)...)
+			out, err := c.Run(10*time.Second, c.Hosts.NS(from.Host), hostWget(url)...)
 			if err != nil || hostnameOf(out) != target.Name {
 				t.Errorf("host %s to pod %s on %s: %v %q", from.Name, target.Name, to.Name, err, out)
 			}
@@ -131,7 +131,7 @@ spec:
 	for _, n := range c.Nodes {
 		url := fmt.Sprintf("http://%s:%d/", n.IP, port)
 		eventually(t, 30*time.Second, "outside client to "+url, func() (string, bool) {
-			out, err := c.Run(10*time.Second, c.Hosts.ClientNS(), append([]string{"/bin/busybox"}, wget(url)...)...)
+			out, err := c.Run(10*time.Second, c.Hosts.ClientNS(), hostWget(url)...)
 			return fmt.Sprint(out, err), err == nil && slices.Contains(w.webNames(), hostnameOf(out))
 		})
 	}
@@ -166,7 +166,7 @@ spec:
 	}
 	url := "http://" + ip + "/"
 	eventually(t, 30*time.Second, "outside client to "+url, func() (string, bool) {
-		out, err := c.Run(10*time.Second, c.Hosts.ClientNS(), append([]string{"/bin/busybox"}, wget(url)...)...)
+		out, err := c.Run(10*time.Second, c.Hosts.ClientNS(), hostWget(url)...)
 		return fmt.Sprint(out, err), err == nil && slices.Contains(w.webNames(), hostnameOf(out))
 	})
 }
@@ -206,7 +206,7 @@ spec:
 		}
 	}
 	nodePortURL := fmt.Sprintf("http://%s:%d/", c.Nodes[0].IP, svc.Spec.Ports[0].NodePort)
-	script := fmt.Sprintf("for i in $(seq 20); do /bin/busybox wget -q -O- -T 2 %s || echo fail; done", nodePortURL)
+	script := fmt.Sprintf("for i in $(seq 20); do /bin/busybox timeout 2 /bin/busybox wget -q -O- %s || echo fail; done", nodePortURL)
 	out, err := c.Run(time.Minute, c.Hosts.ClientNS(), "sh", "-c", script)
 	if err != nil {
 		t.Fatalf("outside client: %v\n%s", err, out)

@@ -98,7 +98,7 @@ func (w *workload) fetch(node, url string, n int) ([]string, error) {
 
 // fetchPaced is fetch with a pause between requests.
 func (w *workload) fetchPaced(node, url string, n int, pause time.Duration) ([]string, error) {
-	script := fmt.Sprintf(`for i in $(seq %d); do wget -q -O- -T 2 %s || echo fail; sleep %.3f; done`, n, url, pause.Seconds())
+	script := fmt.Sprintf(`for i in $(seq %d); do timeout 2 wget -q -O- %s || echo fail; sleep %.3f; done`, n, url, pause.Seconds())
 	out, err := w.ns.exec(w.tools[node].Name, "sh", "-c", script)
 	if err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, out)
