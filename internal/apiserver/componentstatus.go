@@ -4,11 +4,11 @@ package apiserver
 // upstream's componentstatus REST does it: one ComponentStatus per
 // control-plane component with a single Healthy condition. Upstream
 // probes the scheduler, the controller manager and each etcd member;
-// mini reports what it runs: its store as etcd-0, and the components it
-// does not run yet as unhealthy with the reason, much as upstream shows a
-// component it cannot reach (condition Unknown, the error in Error). When
-// the scheduler and the controllers arrive, their entries below get a
-// real probe.
+// mini reports its store as etcd-0 and asks the server about the
+// scheduler and the controller manager, which run in its process
+// (Config.Components); one it does not run (--disable-scheduler) is
+// reported as upstream shows a component it cannot reach: condition
+// Unknown, the reason in Error.
 
 import (
 	"context"
@@ -36,16 +36,23 @@ type componentProbe func(ctx context.Context) (corev1.ConditionStatus, string, s
 
 // componentProbes are the components upstream lists, by name.
 func (s *Server) componentProbes() map[string]componentProbe {
-	notRunning := func(what string) componentProbe {
-		return func(context.Context) (corev1.ConditionStatus, string, string) {
-			return corev1.ConditionUnknown, "", fmt.Sprintf("mini does not run %s yet", what)
+	probes := map[string]componentProbe{"etcd-0": s.probeStore}
+	for name, what := range map[string]string{"scheduler": "a scheduler", "controller-manager": "the controllers"} {
+		probe, ok := s.cfg.Components[name]
+		if !ok {
+			probes[name] = func(context.Context) (corev1.ConditionStatus, string, string) {
+				return corev1.ConditionUnknown, "", fmt.Sprintf("this server does not run %s", what)
+			}
+			continue
+		}
+		probes[name] = func(ctx context.Context) (corev1.ConditionStatus, string, string) {
+			if err := probe(ctx); err != nil {
+				return corev1.ConditionFalse, "", err.Error()
+			}
+			return corev1.ConditionTrue, "ok", ""
 		}
 	}
-	return map[string]componentProbe{
-		"scheduler":          notRunning("a scheduler"),
-		"controller-manager": notRunning("controllers"),
-		"etcd-0":             s.probeStore,
-	}
+	return probes
 }
 
 // probeStore reads a key: the store answers (not found is an answer) or

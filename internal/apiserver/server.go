@@ -59,6 +59,10 @@ type Config struct {
 	AdvertiseAddress string
 	// ClusterCIDR is the pod network, told to nodes as they join.
 	ClusterCIDR string
+	// Components probe the control-plane components the server runs
+	// beside the API ("scheduler", "controller-manager"), for
+	// componentstatuses: nil is healthy. One not in the map is not run.
+	Components map[string]func(context.Context) error
 }
 
 // Server is the API server.

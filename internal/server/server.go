@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -78,6 +79,9 @@ type Server struct {
 	kubeconfig string
 	simNodes   *simnodes.SimNodes // nil without SimNodes
 	nodeReady  chan struct{}      // closed once the real node is registered
+	// controlPlaneRunning is set while the controllers and the scheduler
+	// run (componentstatuses).
+	controlPlaneRunning atomic.Bool
 }
 
 // New checks the configuration; it starts nothing.
@@ -183,7 +187,8 @@ func (s *Server) Run(ctx context.Context) error {
 	api, err := apiserver.New(apiserver.Config{
 		Store: st, Registry: reg, CA: ca, CertPEM: certPEM, KeyPEM: keyPEM, ServiceAccountKey: saKey,
 		Listen: net.JoinHostPort(o.BindAddress, strconv.Itoa(o.HTTPSPort)), Logger: o.Logger,
-		ServiceCIDR: o.ServiceCIDR, NodePortRange: o.NodePortRange, AdvertiseAddress: advertise, ClusterCIDR: o.ClusterCIDR,
+		ServiceCIDR: o.ServiceCIDR, NodePortRange: o.NodePortRange, AdvertiseAddress: advertise,
+		Components: s.componentProbes(), ClusterCIDR: o.ClusterCIDR,
 	})
 	if err != nil {
 		return err
@@ -241,7 +246,11 @@ func (s *Server) runCluster(ctx context.Context, ca *pki.CA, apiAddr string) err
 		if err != nil {
 			return err
 		}
-		g.Go(func() error { return cp.Run(ctx) })
+		s.controlPlaneRunning.Store(true)
+		g.Go(func() error {
+			defer s.controlPlaneRunning.Store(false)
+			return cp.Run(ctx)
+		})
 	}
 	if s.simNodes != nil {
 		g.Go(func() error { return s.simNodes.Run(ctx) })
@@ -272,6 +281,25 @@ func (s *Server) ensureJoinToken(ctx context.Context, ca *pki.CA) error {
 	}
 	_, err = pki.EnsureDefaultToken(ctx, client.CoreV1().Secrets(metav1.NamespaceSystem), TokenFile(s.cfg.DataDir), ca.CertPEM)
 	return err
+}
+
+// componentProbes answer componentstatuses for the scheduler and the
+// controller manager this server runs.
+func (s *Server) componentProbes() map[string]func(context.Context) error {
+	running := func(context.Context) error {
+		if !s.controlPlaneRunning.Load() {
+			return errors.New("not running: the server is starting or stopping")
+		}
+		return nil
+	}
+	probes := map[string]func(context.Context) error{}
+	if !s.cfg.DisableScheduler {
+		probes["scheduler"] = running
+	}
+	if !s.cfg.DisableControllerManager {
+		probes["controller-manager"] = running
+	}
+	return probes
 }
 
 // buildSimNodes makes the simulated nodes, if any; they act as members of

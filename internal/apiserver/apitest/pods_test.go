@@ -391,9 +391,9 @@ func TestComponentStatuses(t *testing.T) {
 	}
 	mustContain(t, errOut, `Warning: v1 ComponentStatus is deprecated in v1.19\+`)
 	mustContain(t, out, `(?m)^NAME\s+STATUS\s+MESSAGE\s+ERROR$`,
-		`(?m)^controller-manager\s+Unhealthy\s+mini does not run controllers yet$`,
+		`(?m)^controller-manager\s+Unhealthy\s+this server does not run the controllers$`,
 		`(?m)^etcd-0\s+Healthy\s+ok\s*$`,
-		`(?m)^scheduler\s+Unhealthy\s+mini does not run a scheduler yet$`)
+		`(?m)^scheduler\s+Unhealthy\s+this server does not run a scheduler$`)
 	var cs corev1.ComponentStatus
 	if err := json.Unmarshal([]byte(ts.kubectl("get", "componentstatus", "etcd-0", "-o", "json")), &cs); err != nil {
 		t.Fatal(err)
