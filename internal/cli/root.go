@@ -55,6 +55,8 @@ func newRootCommand(streams Streams) *cobra.Command {
 		newImageCommand(streams),
 		newVersionCommand(streams),
 		newStartCommand(streams), newStopCommand(streams), newStatusCommand(streams), newLogsCommand(streams), newDeleteCommand(streams),
+		newInstallCommand(streams),
 	)
+	addConfigFlag(root)
 	return root
 }
