@@ -5,17 +5,17 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"mini.dev/mini/internal/netnsutil"
+	"mini.dev/mini/internal/netnsutil/netnstest"
 )
 
 // The root test's IP plan: a "node" namespace serving the cluster DNS
@@ -24,65 +24,23 @@ import (
 const (
 	nodeVethIP  = "192.0.2.1"
 	podVethIP   = "192.0.2.2"
-	vethPrefix  = 24
+	vethPrefix  = "/24"
 	serviceCIDR = "10.43.0.0/16"
 	clusterDNS  = "10.43.0.10"
 )
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-}
-
-// newNetNS makes an anonymous network namespace with lo up, freed when the
-// test ends and the last handle closes.
-func newNetNS(t *testing.T) netns.NsHandle {
-	t.Helper()
-	ns, err := makeNetNS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	return ns
-}
-
-func makeNetNS() (netns.NsHandle, error) {
-	type result struct {
-		h   netns.NsHandle
-		err error
-	}
-	rc := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Never unlocked: the thread dies with this goroutine and never
-		// runs anything else inside the new namespace.
-		h, err := netns.New()
-		if err == nil {
-			var lo netlink.Link
-			if lo, err = netlink.LinkByName("lo"); err == nil {
-				err = netlink.LinkSetUp(lo)
-			}
-		}
-		rc <- result{h, err}
-	}()
-	r := <-rc
-	return r.h, r.err
-}
-
 // TestClusterAddressFromAnotherNamespace binds 10.43.0.10 on the dummy
 // device inside a node namespace and queries it from a pod namespace.
 func TestClusterAddressFromAnotherNamespace(t *testing.T) {
-	requireRoot(t)
-	node, pod := newNetNS(t), newNetNS(t)
-	if err := linkNamespaces(node, pod); err != nil {
-		t.Fatal(err)
-	}
+	netnstest.RequireRoot(t)
+	node, pod := netnstest.New(t), netnstest.New(t)
+	netnstest.Veth(t, netnsutil.End{NS: node, Name: "veth-pod", Addrs: []string{nodeVethIP + vethPrefix}},
+		netnsutil.End{NS: pod, Name: "eth0", Addrs: []string{podVethIP + vethPrefix}})
+	netnstest.Route(t, pod, serviceCIDR, nodeVethIP)
 
 	client := fake.NewClientset(testCluster()...)
 	var srv *Server
-	err := inNetNS(node, func() error {
+	err := netnsutil.Do(node, func() error {
 		var err error
 		srv, err = New(Config{
 			Informers: informers.NewSharedInformerFactory(client, 0),
@@ -103,7 +61,7 @@ func TestClusterAddressFromAnotherNamespace(t *testing.T) {
 
 	for _, proto := range []string{"udp", "tcp"} {
 		var r *dns.Msg
-		err := inNetNS(pod, func() error {
+		err := netnsutil.Do(pod, func() error {
 			c := &dns.Client{Net: proto, Timeout: 5 * time.Second}
 			var err error
 			r, _, err = c.Exchange(new(dns.Msg).SetQuestion("web.default.svc.cluster.local.", dns.TypeA), net.JoinHostPort(clusterDNS, "53"))
@@ -135,47 +93,4 @@ func TestClusterAddressFromAnotherNamespace(t *testing.T) {
 	if _, err := h.LinkByName(DefaultDevice); !errors.As(err, new(netlink.LinkNotFoundError)) {
 		t.Fatalf("%s still there after Close: %v", DefaultDevice, err)
 	}
-}
-
-// linkNamespaces joins node and pod by a veth, with the pod's route to the
-// Service CIDR via the node.
-func linkNamespaces(node, pod netns.NsHandle) error {
-	nh, err := netlink.NewHandleAt(node, unix.NETLINK_ROUTE)
-	if err != nil {
-		return err
-	}
-	defer nh.Close()
-	ph, err := netlink.NewHandleAt(pod, unix.NETLINK_ROUTE)
-	if err != nil {
-		return err
-	}
-	defer ph.Close()
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name = "veth-pod"
-	if err := nh.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "eth0", PeerNamespace: netlink.NsFd(pod)}); err != nil {
-		return err
-	}
-	for _, side := range []struct {
-		h    *netlink.Handle
-		name string
-		ip   string
-	}{{nh, "veth-pod", nodeVethIP}, {ph, "eth0", podVethIP}} {
-		l, err := side.h.LinkByName(side.name)
-		if err != nil {
-			return err
-		}
-		addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(side.ip), Mask: net.CIDRMask(vethPrefix, 32)}}
-		if err := side.h.AddrAdd(l, addr); err != nil {
-			return err
-		}
-		if err := side.h.LinkSetUp(l); err != nil {
-			return err
-		}
-	}
-	eth0, err := ph.LinkByName("eth0")
-	if err != nil {
-		return err
-	}
-	_, dst, _ := net.ParseCIDR(serviceCIDR)
-	return ph.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Dst: dst, Gw: net.ParseIP(nodeVethIP)})
 }

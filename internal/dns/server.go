@@ -16,6 +16,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 	"k8s.io/client-go/tools/cache"
+
+	"mini.dev/mini/internal/netnsutil"
 )
 
 // Server is the node's cluster DNS server.
@@ -95,7 +97,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	var servers []*dns.Server
-	err := inNetNS(s.ns, func() error {
+	err := netnsutil.Do(s.ns, func() error {
 		var err error
 		servers, s.addrs, err = s.listen()
 		return err

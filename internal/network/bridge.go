@@ -8,6 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"mini.dev/mini/internal/netnsutil"
 )
 
 // SetPodCIDR brings up the bridge with the gateway address (the first host
@@ -40,7 +42,7 @@ func (n *Network) SetPodCIDR(ctx context.Context, cidr string) error {
 	if err != nil {
 		return err
 	}
-	err = inNetNS(n.hostNS, func() error {
+	err = netnsutil.Do(n.hostNS, func() error {
 		if err := ensureSysctl("net/ipv4/ip_forward", "1"); err != nil {
 			return err
 		}

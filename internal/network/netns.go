@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"mini.dev/mini/internal/netnsutil"
 )
 
 // Sandbox network namespaces are files bind-mounted from
@@ -120,42 +120,21 @@ func isNetNS(path string) bool {
 
 // createNetNS makes a new network namespace mounted on path (which must not
 // be a namespace already). The namespace is born on a thread of its own
-// that goes back to its previous namespace afterwards; a thread that cannot
-// go back is not reused (its goroutine exits locked).
+// that goes back to its previous namespace afterwards (netnsutil.DoInNew).
 func createNetNS(path string) error {
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o444)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
 	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
-		}
+	err = netnsutil.DoInNew(func() error {
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		mountErr := unix.Mount(src, path, "none", unix.MS_BIND, "")
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(mountErr, fmt.Errorf("return to the previous network namespace: %w", err))
-			return // the thread stays locked and dies with this goroutine
+		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind-mount the new network namespace on %s: %w", path, err)
 		}
-		runtime.UnlockOSThread()
-		if mountErr != nil {
-			mountErr = fmt.Errorf("bind-mount the new network namespace on %s: %w", path, mountErr)
-		}
-		errc <- mountErr
-	}()
-	if err := <-errc; err != nil {
+		return nil
+	})
+	if err != nil {
 		os.Remove(path)
 		return err
 	}
@@ -174,38 +153,8 @@ func removeNetNS(path string) error {
 	return nil
 }
 
-// inNetNS runs fn on a thread in network namespace ns, for what has no
-// namespace-aware interface (/proc/sys/net). Like createNetNS it uses a
-// goroutine of its own so that a thread stuck in ns is never reused.
-func inNetNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter network namespace: %w", err)
-			return
-		}
-		fnErr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(fnErr, fmt.Errorf("return to the previous network namespace: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- fnErr
-	}()
-	return <-errc
-}
-
 // ensureSysctl sets a /proc/sys entry (path relative to /proc/sys) unless
-// it already holds value; call it inside inNetNS for net.* entries.
+// it already holds value; call it inside netnsutil.Do for net.* entries.
 func ensureSysctl(path, value string) error {
 	full := filepath.Join("/proc/sys", path)
 	cur, err := os.ReadFile(full)

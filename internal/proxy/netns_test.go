@@ -3,21 +3,20 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"mini.dev/mini/internal/netnsutil"
+	"mini.dev/mini/internal/netnsutil/netnstest"
 )
 
 // Test IP plan, the same in every root test (each test has its own
@@ -38,117 +37,30 @@ var (
 
 const testNode = "node-a"
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, nftables)")
-	}
-}
-
-// inNS runs fn on a thread that is in ns.
-func inNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread is not unlocked: it dies with the goroutine instead
-		// of going back to the pool in the wrong namespace.
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
-var nsCount atomic.Int32
-
-// newNS makes a network namespace with loopback up, closed in Cleanup.
-func newNS(t *testing.T) netns.NsHandle {
-	t.Helper()
-	var ns netns.NsHandle
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		var err error
-		ns, err = netns.New() // also moves this thread into it
-		if err == nil {
-			var lo netlink.Link
-			if lo, err = netlink.LinkByName("lo"); err == nil {
-				err = netlink.LinkSetUp(lo)
-			}
-		}
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("new netns: %v", err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	return ns
-}
-
-// veth links ns a and b, addressing each side with its prefixes.
-func veth(t *testing.T, a netns.NsHandle, aAddrs []string, b netns.NsHandle, bName string, bAddrs []string, bGateway string) {
-	t.Helper()
-	name := fmt.Sprintf("pv%d", nsCount.Add(1))
-	err := inNS(a, func() error {
-		la := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: bName, PeerNamespace: netlink.NsFd(int(b))}
-		if err := netlink.LinkAdd(la); err != nil {
-			return err
-		}
-		l, err := netlink.LinkByName(name)
-		if err != nil {
-			return err
-		}
-		for _, s := range aAddrs {
-			addr, _ := netlink.ParseAddr(s)
-			if err := netlink.AddrAdd(l, addr); err != nil {
-				return err
-			}
-		}
-		return netlink.LinkSetUp(l)
-	})
-	if err != nil {
-		t.Fatalf("veth: %v", err)
-	}
-	err = inNS(b, func() error {
-		l, err := netlink.LinkByName(bName)
-		if err != nil {
-			return err
-		}
-		for _, s := range bAddrs {
-			addr, _ := netlink.ParseAddr(s)
-			if err := netlink.AddrAdd(l, addr); err != nil {
-				return err
-			}
-		}
-		if err := netlink.LinkSetUp(l); err != nil {
-			return err
-		}
-		gw := net.ParseIP(bGateway)
-		return netlink.RouteAdd(&netlink.Route{Gw: gw})
-	})
-	if err != nil {
-		t.Fatalf("veth peer: %v", err)
-	}
-}
-
 // testNet is the namespaces of the IP plan.
 type testNet struct {
 	node, client, server, outside netns.NsHandle
 }
 
 func newTestNet(t *testing.T) *testNet {
-	n := &testNet{node: newNS(t), client: newNS(t), server: newNS(t), outside: newNS(t)}
-	veth(t, n.node, []string{"10.42.1.1/24"}, n.client, "eth0", []string{"10.42.1.2/24"}, "10.42.1.1")
-	veth(t, n.node, []string{"10.42.2.1/24"}, n.server, "eth0", []string{"10.42.2.2/24", "10.42.2.3/24"}, "10.42.2.1")
-	veth(t, n.node, []string{"192.168.77.1/24"}, n.outside, "eth0", []string{"192.168.77.2/24"}, "192.168.77.1")
-	err := inNS(n.node, func() error {
-		// A node has a default route; without one, packets to a Service
-		// without endpoints would fail routing before the reject rules.
-		if err := netlink.RouteAdd(&netlink.Route{Gw: net.ParseIP("192.168.77.2")}); err != nil {
-			return err
-		}
+	n := &testNet{node: netnstest.New(t), client: netnstest.New(t), server: netnstest.New(t), outside: netnstest.New(t)}
+	for i, l := range []struct {
+		peer          netns.NsHandle
+		node, gateway string
+		peerAddrs     []string
+	}{
+		{n.client, "10.42.1.1/24", "10.42.1.1", []string{"10.42.1.2/24"}},
+		{n.server, "10.42.2.1/24", "10.42.2.1", []string{"10.42.2.2/24", "10.42.2.3/24"}},
+		{n.outside, "192.168.77.1/24", "192.168.77.1", []string{"192.168.77.2/24"}},
+	} {
+		netnstest.Veth(t, netnsutil.End{NS: n.node, Name: fmt.Sprintf("pv%d", i+1), Addrs: []string{l.node}},
+			netnsutil.End{NS: l.peer, Name: "eth0", Addrs: l.peerAddrs})
+		netnstest.Route(t, l.peer, "", l.gateway)
+	}
+	// A node has a default route; without one, packets to a Service
+	// without endpoints would fail routing before the reject rules.
+	netnstest.Route(t, n.node, "", "192.168.77.2")
+	err := netnsutil.Do(n.node, func() error {
 		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
 	})
 	if err != nil {
@@ -172,14 +84,7 @@ func startProxy(t *testing.T, n *testNet, client *fake.Clientset, mod func(*Conf
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := netns.Set(n.node); err != nil {
-			done <- err
-			return
-		}
-		done <- p.Run(ctx)
-	}()
+	go func() { done <- netnsutil.Do(n.node, func() error { return p.Run(ctx) }) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -201,7 +106,7 @@ func startProxy(t *testing.T, n *testNet, client *fake.Clientset, mod func(*Conf
 func nft(t *testing.T, ns netns.NsHandle, args ...string) string {
 	t.Helper()
 	var out []byte
-	err := inNS(ns, func() error {
+	err := netnsutil.Do(ns, func() error {
 		var err error
 		out, err = exec.Command("nft", args...).CombinedOutput()
 		return err
@@ -216,7 +121,7 @@ func nft(t *testing.T, ns netns.NsHandle, args ...string) string {
 func nftConn(t *testing.T, ns netns.NsHandle) *nftables.Conn {
 	t.Helper()
 	var c *nftables.Conn
-	err := inNS(ns, func() error {
+	err := netnsutil.Do(ns, func() error {
 		var err error
 		c, err = nftables.New(nftables.AsLasting())
 		return err

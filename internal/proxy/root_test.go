@@ -12,10 +12,13 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"mini.dev/mini/internal/netnsutil"
+	"mini.dev/mini/internal/netnsutil/netnstest"
 )
 
 func TestRulesetListsCleanly(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	n := newTestNet(t)
 	web := svc("web", "10.43.0.20", port("http", v1.ProtocolTCP, 80, 30080), port("dns", v1.ProtocolUDP, 53, 0))
 	web.Spec.Type = v1.ServiceTypeNodePort
@@ -42,7 +45,7 @@ func TestRulesetListsCleanly(t *testing.T) {
 }
 
 func TestLBAddressesOnDevice(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	n := newTestNet(t)
 	lb := svc("lb", "10.43.0.40", port("http", v1.ProtocolTCP, 80, 30090))
 	lb.Spec.Type = v1.ServiceTypeLoadBalancer
@@ -55,7 +58,7 @@ func TestLBAddressesOnDevice(t *testing.T) {
 
 	devAddrs := func() []string {
 		var out []string
-		inNS(n.node, func() error {
+		netnsutil.Do(n.node, func() error {
 			l, err := netlink.LinkByName("lbtest0")
 			if err != nil {
 				return err
@@ -86,7 +89,7 @@ func TestLBAddressesOnDevice(t *testing.T) {
 }
 
 func TestStaleUDPConntrack(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	n := newTestNet(t)
 	udpServer(t, n.server, "10.42.2.2:5353")
 	udpServer(t, n.server, "10.42.2.3:5353")
@@ -97,7 +100,7 @@ func TestStaleUDPConntrack(t *testing.T) {
 	// One client socket, so every datagram has the same 5-tuple and
 	// would follow the same conntrack entry.
 	var conn net.Conn
-	if err := inNS(n.client, func() (err error) { conn, err = net.Dial("udp4", "10.43.0.25:53"); return }); err != nil {
+	if err := netnsutil.Do(n.client, func() (err error) { conn, err = net.Dial("udp4", "10.43.0.25:53"); return }); err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()

@@ -16,54 +16,31 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
+
+	"mini.dev/mini/internal/netnsutil"
+	"mini.dev/mini/internal/netnsutil/netnstest"
 )
 
 // tcpServer listens on addr inside ns; each connection is answered with the
 // server's local address and the client's address as the server saw it.
 func tcpServer(t *testing.T, ns netns.NsHandle, addr string) {
 	t.Helper()
-	var l net.Listener
-	if err := inNS(ns, func() (err error) { l, err = net.Listen("tcp4", addr); return }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte(c.LocalAddr().String() + " " + c.RemoteAddr().String()))
-			c.Close()
-		}
-	}()
+	netnstest.ServeTCP(t, ns, addr, localRemote)
 }
 
-// udpServer echoes the same answer for each datagram.
+// udpServer answers each datagram the same way.
 func udpServer(t *testing.T, ns netns.NsHandle, addr string) {
 	t.Helper()
-	var pc net.PacketConn
-	if err := inNS(ns, func() (err error) { pc, err = net.ListenPacket("udp4", addr); return }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 64)
-		for {
-			_, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo([]byte(pc.LocalAddr().String()+" "+from.String()), from)
-		}
-	}()
+	netnstest.ServeUDP(t, ns, addr, localRemote)
 }
+
+func localRemote(local, remote net.Addr) string { return local.String() + " " + remote.String() }
 
 // dial connects from ns to addr and returns what the server said:
 // "serverLocal clientAsSeen".
 func dial(ns netns.NsHandle, network, addr string, timeout time.Duration) (string, error) {
 	var out string
-	err := inNS(ns, func() error {
+	err := netnsutil.Do(ns, func() error {
 		c, err := net.DialTimeout(network, addr, timeout)
 		if err != nil {
 			return err
@@ -101,7 +78,7 @@ func hostOf(addr string) string {
 }
 
 func TestTraffic(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	n := newTestNet(t)
 	tcpServer(t, n.server, "10.42.2.2:8080")
 	tcpServer(t, n.server, "10.42.2.3:8080")

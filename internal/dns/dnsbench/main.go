@@ -22,9 +22,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,6 +33,7 @@ import (
 
 	"mini.dev/mini/internal/benchutil"
 	"mini.dev/mini/internal/dns"
+	"mini.dev/mini/internal/netnsutil"
 )
 
 // The bench's IP plan, as in the package's root test.
@@ -78,22 +77,28 @@ func run() error {
 		return err
 	}
 
-	node, err := newNetNS()
+	node, err := netnsutil.New()
 	if err != nil {
 		return err
 	}
 	defer node.Close()
-	pod, err := newNetNS()
+	pod, err := netnsutil.New()
 	if err != nil {
 		return err
 	}
 	defer pod.Close()
-	if err := linkNamespaces(node, pod); err != nil {
+	// The pod's route to the Service CIDR goes via the node, as a pod's
+	// default route goes to its node.
+	if err := netnsutil.AddVeth(netnsutil.End{NS: node, Name: "veth-pod", Addrs: []string{nodeVethIP + "/24"}},
+		netnsutil.End{NS: pod, Name: "eth0", Addrs: []string{podVethIP + "/24"}}); err != nil {
+		return err
+	}
+	if err := netnsutil.AddRoute(pod, serviceCIDR, nodeVethIP); err != nil {
 		return err
 	}
 
 	var srv *dns.Server
-	err = inNetNS(node, func() error {
+	err = netnsutil.Do(node, func() error {
 		srv, err = dns.New(dns.Config{
 			Informers: informers.NewSharedInformerFactory(client, 0),
 			Addresses: []netip.Addr{netip.MustParseAddr(clusterDNS)},
@@ -229,7 +234,7 @@ func queryNames(services, headless int) []query {
 // namespace, sending one query at a time until d has passed.
 func load(pod netns.NsHandle, qs []query, n int, d time.Duration) (benchutil.Latencies, int, int, error) {
 	conns := make([]*net.UDPConn, n)
-	err := inNetNS(pod, func() error {
+	err := netnsutil.Do(pod, func() error {
 		for i := range conns {
 			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(clusterDNS+":53")))
 			if err != nil {
@@ -293,81 +298,4 @@ func client(c *net.UDPConn, qs []query, rng *rand.Rand, deadline time.Time) (ben
 		lat = append(lat, took)
 	}
 	return lat, errs
-}
-
-// newNetNS makes an anonymous network namespace with lo up.
-func newNetNS() (netns.NsHandle, error) {
-	type result struct {
-		h   netns.NsHandle
-		err error
-	}
-	rc := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		h, err := netns.New()
-		if err == nil {
-			var lo netlink.Link
-			if lo, err = netlink.LinkByName("lo"); err == nil {
-				err = netlink.LinkSetUp(lo)
-			}
-		}
-		rc <- result{h, err}
-	}()
-	r := <-rc
-	return r.h, r.err
-}
-
-// inNetNS runs fn on a thread inside ns; the thread is retired after.
-func inNetNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
-// linkNamespaces joins node and pod by a veth, with the pod's route to the
-// Service CIDR via the node, as a pod's default route goes to its node.
-func linkNamespaces(node, pod netns.NsHandle) error {
-	nh, err := netlink.NewHandleAt(node, unix.NETLINK_ROUTE)
-	if err != nil {
-		return err
-	}
-	defer nh.Close()
-	ph, err := netlink.NewHandleAt(pod, unix.NETLINK_ROUTE)
-	if err != nil {
-		return err
-	}
-	defer ph.Close()
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name = "veth-pod"
-	if err := nh.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "eth0", PeerNamespace: netlink.NsFd(pod)}); err != nil {
-		return fmt.Errorf("veth: %w", err)
-	}
-	for _, side := range []struct {
-		h        *netlink.Handle
-		name, ip string
-	}{{nh, "veth-pod", nodeVethIP}, {ph, "eth0", podVethIP}} {
-		l, err := side.h.LinkByName(side.name)
-		if err != nil {
-			return err
-		}
-		if err := side.h.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(side.ip), Mask: net.CIDRMask(24, 32)}}); err != nil {
-			return err
-		}
-		if err := side.h.LinkSetUp(l); err != nil {
-			return err
-		}
-	}
-	eth0, err := ph.LinkByName("eth0")
-	if err != nil {
-		return err
-	}
-	_, dst, _ := net.ParseCIDR(serviceCIDR)
-	return ph.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Dst: dst, Gw: net.ParseIP(nodeVethIP)})
 }

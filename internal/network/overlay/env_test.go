@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +21,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+
+	"mini.dev/mini/internal/netnsutil"
+	"mini.dev/mini/internal/netnsutil/netnstest"
 )
 
 // The root tests' plan: host i (1, 2) is a network namespace with
@@ -34,52 +36,6 @@ const (
 	hostMTU  = 1500
 	testPort = 8080
 )
-
-// requireRoot skips tests that change kernel state when not run as root.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-}
-
-// newNetNS makes an anonymous network namespace, freed when the test
-// ends and the last handle closes.
-func newNetNS(t *testing.T) netns.NsHandle {
-	t.Helper()
-	type result struct {
-		h   netns.NsHandle
-		err error
-	}
-	rc := make(chan result, 1)
-	go func() {
-		// Never unlocked: the thread dies with this goroutine, so it never
-		// runs anything else inside the new namespace.
-		goruntime.LockOSThread()
-		h, err := netns.New()
-		rc <- result{h, err}
-	}()
-	r := <-rc
-	if r.err != nil {
-		t.Fatalf("new network namespace: %v", r.err)
-	}
-	t.Cleanup(func() { r.h.Close() })
-	return r.h
-}
-
-// inNS runs fn on a thread inside ns; the thread is thrown away after.
-func inNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		goruntime.LockOSThread() // never unlocked: see newNetNS
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
 
 // testHost is one "machine".
 type testHost struct {
@@ -110,49 +66,29 @@ func must(t *testing.T, what string, err error) {
 	}
 }
 
-func addAddr(t *testing.T, h *netlink.Handle, name, cidr string) {
-	t.Helper()
-	l, err := h.LinkByName(name)
-	must(t, name, err)
-	a, err := netlink.ParseAddr(cidr)
-	must(t, "parse "+cidr, err)
-	must(t, "address "+cidr, h.AddrAdd(l, a))
-	must(t, "up "+name, h.LinkSetUp(l))
-}
-
 // newHosts builds hosts 1 and 2, joined by a veth, each with a pod.
 func newHosts(t *testing.T) (*testHost, *testHost) {
 	t.Helper()
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	hosts := make([]*testHost, 2)
 	for i := range hosts {
 		n := i + 1
 		hs := &testHost{
-			name: fmt.Sprintf("host%d", n), ns: newNetNS(t), pod: newNetNS(t),
+			name: fmt.Sprintf("host%d", n), ns: netnstest.New(t), pod: netnstest.New(t),
 			ip: ipOf(n), cidr: cidrOf(n), podIP: netip.AddrFrom4([4]byte{10, 42, byte(n), 2}),
 		}
 		hs.h = handleAt(t, hs.ns)
-		ph := handleAt(t, hs.pod)
-		for _, h := range []*netlink.Handle{hs.h, ph} {
-			lo, err := h.LinkByName("lo")
-			must(t, "lo", err)
-			must(t, "lo up", h.LinkSetUp(lo))
-		}
-		must(t, "pod veth", hs.h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "pod0", MTU: hostMTU - encapOverhead},
-			PeerName: "eth0", PeerNamespace: netlink.NsFd(hs.pod)}))
-		addAddr(t, hs.h, "pod0", fmt.Sprintf("10.42.%d.1/24", n))
-		addAddr(t, ph, "eth0", fmt.Sprintf("10.42.%d.2/24", n))
-		must(t, "pod default route", ph.RouteAdd(&netlink.Route{Gw: net.IPv4(10, 42, byte(n), 1)}))
-		must(t, "ip_forward", inNS(hs.ns, func() error {
+		netnstest.Veth(t, netnsutil.End{NS: hs.ns, Name: "pod0", Addrs: []string{fmt.Sprintf("10.42.%d.1/24", n)}, MTU: hostMTU - encapOverhead},
+			netnsutil.End{NS: hs.pod, Name: "eth0", Addrs: []string{fmt.Sprintf("10.42.%d.2/24", n)}})
+		netnstest.Route(t, hs.pod, "", fmt.Sprintf("10.42.%d.1", n))
+		must(t, "ip_forward", netnsutil.Do(hs.ns, func() error {
 			return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
 		}))
 		hosts[i] = hs
 	}
 	a, b := hosts[0], hosts[1]
-	must(t, "underlay veth", a.h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0", MTU: hostMTU},
-		PeerName: "eth0", PeerNamespace: netlink.NsFd(b.ns)}))
-	addAddr(t, a.h, "eth0", a.ip.String()+"/24")
-	addAddr(t, b.h, "eth0", b.ip.String()+"/24")
+	netnstest.Veth(t, netnsutil.End{NS: a.ns, Name: "eth0", Addrs: []string{a.ip.String() + "/24"}, MTU: hostMTU},
+		netnsutil.End{NS: b.ns, Name: "eth0", Addrs: []string{b.ip.String() + "/24"}})
 	return a, b
 }
 
@@ -185,7 +121,7 @@ type running struct {
 func start(t *testing.T, h *testHost, backend string) *running {
 	t.Helper()
 	var o *Overlay
-	err := inNS(h.ns, func() (err error) {
+	err := netnsutil.Do(h.ns, func() (err error) {
 		o, err = New(Config{Client: h.client, Informers: informers.NewSharedInformerFactory(h.client, 0), NodeName: h.name,
 			Backend: backend, PublicIP: h.ip, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)).With("host", h.name)})
 		return err
@@ -241,29 +177,14 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() er
 // address, until the test ends.
 func serveTCP(t *testing.T, h *testHost) {
 	t.Helper()
-	var ln net.Listener
-	must(t, "listen", inNS(h.pod, func() (err error) {
-		ln, err = net.Listen("tcp4", netip.AddrPortFrom(h.podIP, testPort).String())
-		return err
-	}))
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "%s\n", c.RemoteAddr().(*net.TCPAddr).IP)
-			c.Close()
-		}
-	}()
+	netnstest.ServeTCP(t, h.pod, netip.AddrPortFrom(h.podIP, testPort).String(), netnstest.RemoteIPLine)
 }
 
 // askTCP connects from the pod of from to the pod of to and returns the
 // client address the server saw.
 func askTCP(from, to *testHost) (string, error) {
 	var c net.Conn
-	err := inNS(from.pod, func() (err error) {
+	err := netnsutil.Do(from.pod, func() (err error) {
 		c, err = net.DialTimeout("tcp4", netip.AddrPortFrom(to.podIP, testPort).String(), time.Second)
 		return err
 	})
@@ -279,7 +200,7 @@ func askTCP(from, to *testHost) (string, error) {
 // ping sends one ICMP echo from the pod of from to the pod of to and
 // waits for its reply.
 func ping(from, to *testHost, seq uint16) error {
-	return inNS(from.pod, func() error {
+	return netnsutil.Do(from.pod, func() error {
 		conn, err := net.ListenPacket("ip4:icmp", from.podIP.String())
 		if err != nil {
 			return err

@@ -32,6 +32,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"mini.dev/mini/internal/benchutil"
+	"mini.dev/mini/internal/netnsutil"
 	"mini.dev/mini/internal/proxy"
 )
 
@@ -71,7 +72,7 @@ func bench(nSvc, perSvc, nChanges int) error {
 	if err != nil {
 		return err
 	}
-	ns, err := newNetNS()
+	ns, err := netnsutil.New()
 	if err != nil {
 		return err
 	}
@@ -83,14 +84,7 @@ func bench(nSvc, perSvc, nChanges int) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	start := time.Now()
-	go func() {
-		runtime.LockOSThread()
-		if err := netns.Set(ns); err != nil {
-			done <- err
-			return
-		}
-		done <- p.Run(ctx)
-	}()
+	go func() { done <- netnsutil.Do(ns, func() error { return p.Run(ctx) }) }()
 	defer func() { cancel(); <-done }()
 	select {
 	case <-p.Ready():
@@ -184,42 +178,15 @@ func endpointSlice(i, perSvc, g int) *discovery.EndpointSlice {
 	return s
 }
 
-// newNetNS makes a fresh network namespace; closing the handle frees it.
-func newNetNS() (netns.NsHandle, error) {
-	type res struct {
-		ns  netns.NsHandle
-		err error
-	}
-	c := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread() // the thread ends with the goroutine, in the new namespace
-		ns, err := netns.New()
-		c <- res{ns, err}
-	}()
-	r := <-c
-	return r.ns, r.err
-}
-
 // connIn opens a netlink socket in ns. It is made on a thread inside ns
 // rather than with WithNetNSFd, which would switch namespaces on every
 // operation and load the CPU the proxy is measured on.
-func connIn(ns netns.NsHandle) (*nftables.Conn, error) {
-	type res struct {
-		c   *nftables.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread() // dies with the goroutine, in ns
-		if err := netns.Set(ns); err != nil {
-			ch <- res{nil, err}
-			return
-		}
-		c, err := nftables.New(nftables.AsLasting())
-		ch <- res{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
+func connIn(ns netns.NsHandle) (c *nftables.Conn, err error) {
+	err = netnsutil.Do(ns, func() error {
+		c, err = nftables.New(nftables.AsLasting())
+		return err
+	})
+	return c, err
 }
 
 func rss() int64 {
