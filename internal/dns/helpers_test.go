@@ -135,14 +135,22 @@ const upstreamAnswer = "192.0.2.1"
 func startUpstream(t *testing.T) *fakeUpstream {
 	t.Helper()
 	u := &fakeUpstream{seen: map[string]int{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", itoa(port)))
-	if err != nil {
+	// UDP picks a free port, which another test may hold for TCP: try
+	// again with another until both are ours.
+	var pc net.PacketConn
+	var ln net.Listener
+	var err error
+	for range 20 {
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		if ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", itoa(port))); err == nil {
+			break
+		}
 		pc.Close()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	u.addr = pc.LocalAddr().String()
