@@ -18,12 +18,17 @@ import (
 const (
 	podBridge   = "mini0"
 	podNetTable = "mini-podnet"
+	// The overlay's device and the service proxy's table, which a node
+	// leaves in place when it stops (live traffic outlives a restart).
+	vxlanDevice = "flannel.1"
+	proxyTable  = "mini-proxy"
 )
 
 // hostNetwork is what the machine's pod network looked like before the
 // benchmark, so that the end removes only what the benchmark made.
 type hostNetwork struct {
-	bridge, table bool
+	bridge, table          bool
+	vxlan, proxyTableFound bool
 }
 
 // readHostNetwork refuses to run beside another node that has pods on
@@ -43,11 +48,14 @@ func readHostNetwork() (hostNetwork, error) {
 	}
 	for _, t := range tables {
 		h.table = h.table || t.Name == podNetTable
+		h.proxyTableFound = h.proxyTableFound || t.Name == proxyTable
 	}
+	_, err = netlink.LinkByName(vxlanDevice)
+	h.vxlan = err == nil
 	return h, nil
 }
 
-// restore removes the bridge and table the benchmark's node made, unless
+// restore removes the bridge, tables and VXLAN device the benchmark's node made, unless
 // another node has started using them meanwhile.
 func (h hostNetwork) restore() {
 	br, err := netlink.LinkByName(podBridge)
@@ -55,12 +63,12 @@ func (h hostNetwork) restore() {
 		return
 	}
 	netlink.LinkDel(br)
-	if h.table {
-		return
+	if vx, err := netlink.LinkByName(vxlanDevice); err == nil && !h.vxlan {
+		netlink.LinkDel(vx)
 	}
 	if tables, err := listTables(); err == nil {
 		for _, t := range tables {
-			if t.Name == podNetTable {
+			if (t.Name == podNetTable && !h.table) || (t.Name == proxyTable && !h.proxyTableFound) {
 				if conn, err := nftables.New(); err == nil {
 					conn.DelTable(t)
 					conn.Flush()
