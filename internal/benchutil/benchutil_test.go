@@ -126,16 +126,3 @@ func TestPrintTable(t *testing.T) {
 		})
 	}
 }
-
-func TestUnescapeMountPoint(t *testing.T) {
-	for in, want := range map[string]string{
-		"/tmp/nb1/data":      "/tmp/nb1/data",
-		`/tmp/a\040b`:        "/tmp/a b",
-		`/tmp/tab\011x\134y`: "/tmp/tab\tx\\y",
-		`/tmp/trailing\04`:   `/tmp/trailing\04`,
-	} {
-		if got := unescapeMountPoint(in); got != want {
-			t.Errorf("unescapeMountPoint(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -1,17 +1,17 @@
 package benchutil
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"mini.dev/mini/internal/daemon"
 )
 
 // What a run of a mini node leaves on the machine when it is stopped
@@ -62,45 +62,19 @@ func processAlive(pid int) bool {
 // UnmountUnder unmounts, deepest first, every mount point under dir
 // (containers' rootfs, pods' tmpfs volumes) and names them.
 func UnmountUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	points, err := daemon.MountPointsUnder(dir)
 	if err != nil {
 		return []string{err.Error()}
 	}
-	defer f.Close()
-	var points []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		if p := unescapeMountPoint(fields[4]); strings.HasPrefix(p, dir+"/") {
-			points = append(points, p)
-		}
-	}
-	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
 	var names []string
 	for _, p := range points {
+		if p == dir {
+			continue
+		}
 		names = append(names, "mount "+p)
 		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
 			names = append(names, fmt.Sprintf("unmounting %s: %v", p, err))
 		}
 	}
 	return names
-}
-
-// unescapeMountPoint undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPoint(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -16,7 +16,7 @@ import (
 // under dir: containers' root filesystems, pods' tmpfs volumes and
 // network namespace files. It returns how many it unmounted.
 func UnmountUnder(dir string) (int, error) {
-	points, err := mountPointsUnder(dir)
+	points, err := MountPointsUnder(dir)
 	if err != nil {
 		return 0, err
 	}
@@ -32,7 +32,9 @@ func UnmountUnder(dir string) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-func mountPointsUnder(dir string) ([]string, error) {
+// MountPointsUnder lists the mount points at or under dir, deepest
+// first, from /proc/self/mountinfo.
+func MountPointsUnder(dir string) ([]string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
