@@ -182,6 +182,15 @@ func (s *Server) claimNodeName(ctx context.Context, name, password string) error
 		if !apierrors.IsNotFound(err) {
 			return err
 		}
+		// A Node registered without a join (the server's own, or one
+		// whose password was deleted) is not free for the taking: whoever
+		// claimed it would get its identity.
+		if exists, err := s.nodeExists(ctx, name); err != nil || exists {
+			if err != nil {
+				return err
+			}
+			return nodeNameTaken(name)
+		}
 		hash, err := hashNodePassword(password)
 		if err != nil {
 			return apierrors.NewInternalError(err)
@@ -197,6 +206,19 @@ func (s *Server) claimNodeName(ctx context.Context, name, password string) error
 		}
 	}
 	return nodeNameTaken(name)
+}
+
+// nodeExists says whether a Node of that name is stored.
+func (s *Server) nodeExists(ctx context.Context, name string) (bool, error) {
+	res, ok := s.cfg.Registry.Lookup(nodesGVR)
+	if !ok {
+		return false, nil
+	}
+	_, _, err := s.getObject(ctx, res, "", name)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func nodeNameTaken(name string) error {

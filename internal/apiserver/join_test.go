@@ -102,6 +102,16 @@ func TestJoinCACerts(t *testing.T) {
 func TestJoinNodeCerts(t *testing.T) {
 	f := newJoinFixture(t)
 	const pw = "0123456789abcdef0123456789abcdef"
+	// The server's own node registers without joining: its name is not
+	// free for a token holder to claim.
+	nodes, ok := f.s.cfg.Registry.Lookup(nodesGVR)
+	if !ok {
+		t.Fatal("no nodes")
+	}
+	if _, err := f.s.createObject(asLoopback(context.Background()), nodes, "", &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "server-node"}},
+		writeOptions{manager: "test"}); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		bearer   string
@@ -123,6 +133,8 @@ func TestJoinNodeCerts(t *testing.T) {
 		{name: "another machine, same name", bearer: f.good.Bootstrap(), body: joinRequest(t, "n1", "another-password-0123456789"),
 			wantCode: 403, wantMsg: "node name n1 is already taken by another machine"},
 		{name: "another machine, another name", bearer: f.good.Bootstrap(), body: joinRequest(t, "n2", "another-password-0123456789"), wantCode: 200},
+		{name: "a Node registered without a join", bearer: f.good.Bootstrap(), body: joinRequest(t, "server-node", pw),
+			wantCode: 403, wantMsg: "node name server-node is already taken by another machine"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
