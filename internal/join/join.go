@@ -168,6 +168,9 @@ func (c *client) httpClient(tlsCfg *tls.Config) *http.Client {
 			DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 			TLSClientConfig:     tlsCfg,
 			TLSHandshakeTimeout: 10 * time.Second,
+			// Each of the two requests is the transport's only one: no
+			// idle connection outlives it.
+			DisableKeepAlives: true,
 		},
 	}
 }
