@@ -47,7 +47,7 @@ func runNetworkComponents(ctx context.Context, env Env) error {
 
 	if !env.Network.DisableOverlay {
 		ov, err := overlay.New(overlay.Config{Client: env.Client, Informers: env.Informers, NodeName: env.NodeName,
-			Backend: env.Network.FlannelBackend, PublicIP: nodeIP, Logger: env.Logger.With("component", "overlay")})
+			Backend: env.Network.FlannelBackend, PublicIP: nodeIP, Logger: env.Logger})
 		if err != nil {
 			return fmt.Errorf("overlay: %w", err)
 		}
@@ -60,7 +60,7 @@ func runNetworkComponents(ctx context.Context, env Env) error {
 	if !env.Network.DisableProxy {
 		px, err := proxy.New(proxy.Config{Informers: env.Informers, NodeName: env.NodeName,
 			NodeIPs: []netip.Addr{nodeIP}, ClusterCIDR: clusterCIDR, Table: env.tableName(proxy.DefaultTable),
-			Logger: env.Logger.With("component", "proxy")})
+			Logger: env.Logger})
 		if err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
@@ -82,7 +82,7 @@ func runNetworkComponents(ctx context.Context, env Env) error {
 		}
 		ds, err := dns.New(dns.Config{Informers: env.Informers, Domain: env.ClusterDomain, Addresses: []netip.Addr{dnsIP},
 			Port: dns.DefaultPort, Device: dns.DefaultDevice, ServiceCIDRs: []netip.Prefix{svcPrefix},
-			Logger: env.Logger.With("component", "dns")})
+			Logger: env.Logger})
 		if err != nil {
 			return fmt.Errorf("dns: %w", err)
 		}
