@@ -39,11 +39,7 @@ func newAgentCommand(streams Streams) *cobra.Command {
 		Short: "Join a server's cluster as a node and run the node role: containerd, pod network and the node agent",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			level := slog.LevelInfo
-			if o.verbose {
-				level = slog.LevelDebug
-			}
-			logger := slog.New(slog.NewTextHandler(streams.Err, &slog.HandlerOptions{Level: level}))
+			logger := newLogger(streams.Err, o.verbose)
 			if o.token == "" {
 				o.token = os.Getenv(tokenEnv)
 			}

@@ -47,11 +47,7 @@ func newServerCommand(streams Streams) *cobra.Command {
 		Short: "Run the control plane: the store and the Kubernetes API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			level := slog.LevelInfo
-			if o.verbose {
-				level = slog.LevelDebug
-			}
-			logger := slog.New(slog.NewTextHandler(streams.Err, &slog.HandlerOptions{Level: level}))
+			logger := newLogger(streams.Err, o.verbose)
 			return runServer(cmd.Context(), o, logger)
 		},
 	}
