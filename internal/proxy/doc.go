@@ -27,12 +27,30 @@
 //	service-NS/NAME/PROTO/PORT   all usable endpoints (cluster policy)
 //	local-NS/NAME/PROTO/PORT     the node's own endpoints (Local policies)
 //	external-NS/NAME/PROTO/PORT  NodePort, externalIPs and LoadBalancer traffic
-//	endpoint-NS/NAME/PROTO/PORT__IP/PORT   hairpin mark, affinity, DNAT
+//
+// A service- or local- chain DNATs in one rule, "dnat to numgen random mod
+// N offset BASE map @endpoints": each such chain owns a slot of 65,536 keys
+// in the one endpoints map, whose elements hold address . port. Why a map
+// rather than a chain per endpoint: when a transaction adds a rule or a
+// jump/goto verdict, the kernel revalidates every chain reachable from the
+// base chains at commit, which at thousands of Services costs hundreds of
+// milliseconds; an endpoint replaced by another is only a map element
+// replaced, which needs no validation, and a change in the number of
+// endpoints rewrites one rule in a table that is flat and quick to walk.
+//
+// Only Services with sessionAffinity ClientIP (and chains for which no slot
+// is left) keep a chain per endpoint, reached through a numgen verdict map:
+//
+//	endpoint-NS/NAME/PROTO/PORT__IP/PORT   affinity update, DNAT
 //	affinity-NS/NAME/PROTO/PORT__IP/PORT   (set) clients stuck to the endpoint
 //
-// Packets that need source NAT (from outside the cluster CIDR, hairpin,
-// external traffic under the Cluster policy) get mark 0x4000 in
-// mark-for-masquerade; the masquerading chain clears it and masquerades.
+// Packets that need source NAT (from outside the cluster CIDR, external
+// traffic under the Cluster policy) get mark 0x4000 in mark-for-masquerade;
+// the masquerading chain clears it and masquerades. Hairpin traffic (a pod
+// reaching itself through a Service) is found there too: a DNATed packet
+// whose source and destination are the same endpoint address, matched as
+// ip saddr . ip daddr in the hairpin set of addr . addr pairs, as nftables
+// cannot compare two fields with each other.
 //
 // # Syncs
 //

@@ -18,6 +18,8 @@ import (
 var (
 	addrProtoPort = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
 	protoPort     = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
+	addrPort      = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
+	addrAddr      = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr)
 )
 
 // elemsPerMessage bounds one NEWSETELEM message: the element list is a
@@ -82,6 +84,17 @@ func (k *kernel) vmap(m mapID) *nftables.Set {
 	return s
 }
 
+// endpointsMap maps numgen results (host order, like marks) to address . port.
+func (k *kernel) endpointsMap() *nftables.Set {
+	return &nftables.Set{Table: k.table, Name: mapEndpoints, IsMap: true,
+		KeyType: nftables.TypeMark, KeyByteOrder: binaryutil.NativeEndian, DataType: addrPort}
+}
+
+// hairpinSet holds addr . addr for every endpoint address.
+func (k *kernel) hairpinSet() *nftables.Set {
+	return &nftables.Set{Table: k.table, Name: setHairpin, KeyType: addrAddr, Concatenation: true}
+}
+
 func (k *kernel) affinitySet(s setSpec) *nftables.Set {
 	return &nftables.Set{Table: k.table, Name: s.name, KeyType: nftables.TypeIPAddr,
 		Dynamic: true, HasTimeout: true, Timeout: s.timeout, Size: 65535}
@@ -98,6 +111,12 @@ func (k *kernel) apply(ch *changes) error {
 		k.conn.FlushChain(k.chain(name))
 	}
 	if err := k.elements(ch.delElems, k.conn.SetDeleteElements); err != nil {
+		return err
+	}
+	if err := k.batched(k.endpointsMap(), epElements(ch.delEps), k.conn.SetDeleteElements); err != nil {
+		return err
+	}
+	if err := k.batched(k.hairpinSet(), hairpinElements(ch.delHairpin), k.conn.SetDeleteElements); err != nil {
 		return err
 	}
 	for _, name := range ch.delSets {
@@ -121,6 +140,12 @@ func (k *kernel) apply(ch *changes) error {
 		}
 	}
 	if err := k.elements(ch.addElems, k.conn.SetAddElements); err != nil {
+		return err
+	}
+	if err := k.batched(k.endpointsMap(), epElements(ch.addEps), k.conn.SetAddElements); err != nil {
+		return err
+	}
+	if err := k.batched(k.hairpinSet(), hairpinElements(ch.addHairpin), k.conn.SetAddElements); err != nil {
 		return err
 	}
 	if err := k.conn.Flush(); err != nil {
@@ -194,6 +219,11 @@ func (k *kernel) startFull(ch *changes) error {
 			return err
 		}
 	}
+	for _, s := range []*nftables.Set{k.endpointsMap(), k.hairpinSet()} {
+		if err := k.conn.AddSet(s, nil); err != nil {
+			return fmt.Errorf("set %s: %w", s.Name, err)
+		}
+	}
 	if len(k.nodeIPs) > 0 {
 		s := &nftables.Set{Table: k.table, Name: setNodePortIPs, KeyType: nftables.TypeIPAddr}
 		var elems []nftables.SetElement
@@ -258,15 +288,44 @@ func (k *kernel) elements(elems []elem, op func(*nftables.Set, []nftables.SetEle
 		byMap[e.m] = append(byMap[e.m], k.element(e))
 	}
 	for m, list := range byMap {
-		for len(list) > 0 {
-			n := min(len(list), elemsPerMessage)
-			if err := op(k.vmap(mapID(m)), list[:n]); err != nil {
-				return fmt.Errorf("map %s: %w", mapNames[m], err)
-			}
-			list = list[n:]
+		if err := k.batched(k.vmap(mapID(m)), list, op); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// batched queues op on elems of set, elemsPerMessage at a time.
+func (k *kernel) batched(set *nftables.Set, elems []nftables.SetElement, op func(*nftables.Set, []nftables.SetElement) error) error {
+	for len(elems) > 0 {
+		n := min(len(elems), elemsPerMessage)
+		if err := op(set, elems[:n]); err != nil {
+			return fmt.Errorf("set %s: %w", set.Name, err)
+		}
+		elems = elems[n:]
+	}
+	return nil
+}
+
+// epElements encodes endpoints map elements: the key in host order (numgen's
+// result), the value address . port with the port padded to 4 bytes.
+func epElements(eps []epElem) []nftables.SetElement {
+	out := make([]nftables.SetElement, len(eps))
+	for i, e := range eps {
+		a := e.ip.As4()
+		out[i] = nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(e.key),
+			Val: []byte{a[0], a[1], a[2], a[3], byte(e.port >> 8), byte(e.port), 0, 0}}
+	}
+	return out
+}
+
+func hairpinElements(ips []netip.Addr) []nftables.SetElement {
+	out := make([]nftables.SetElement, len(ips))
+	for i, ip := range ips {
+		a := ip.As4()
+		out[i] = nftables.SetElement{Key: []byte{a[0], a[1], a[2], a[3], a[0], a[1], a[2], a[3]}}
+	}
+	return out
 }
 
 // element encodes a map element; each part of a concatenated key is padded

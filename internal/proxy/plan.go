@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,6 +22,8 @@ const (
 	mapNoEndpointServices = "no-endpoint-services"
 	mapNoEndpointNodePort = "no-endpoint-nodeports"
 	setNodePortIPs        = "nodeport-ips"
+	mapEndpoints          = "endpoints"
+	setHairpin            = "hairpin"
 )
 
 // mapID names one of the four verdict maps.
@@ -62,6 +65,30 @@ func (e elem) String() string {
 	return s + "goto " + e.target
 }
 
+// epElem is an element of the endpoints map: slot key to address . port.
+type epElem struct {
+	key  uint32
+	ip   netip.Addr
+	port uint16
+}
+
+func (e epElem) String() string {
+	return mapEndpoints + ": " + strconv.FormatUint(uint64(e.key), 10) + " : " + e.ip.String() + " . " + strconv.Itoa(int(e.port))
+}
+
+// slotBits is the width of the index part of an endpoints map key: each
+// balancing chain owns the keys slot<<slotBits .. +2^slotBits-1.
+const slotBits = 16
+
+// maxPicked is the most endpoints a chain balances over through the map.
+const maxPicked = 1 << slotBits
+
+// slotter hands out the endpoints map slots of balancing chains; false
+// means none is left, and the chain balances through endpoint chains.
+type slotter interface {
+	slot(chain string) (uint32, bool)
+}
+
 // setSpec is an affinity set: the clients recently sent to one endpoint.
 type setSpec struct {
 	name    string
@@ -80,6 +107,8 @@ type udpPort struct {
 type servicePlan struct {
 	chains  []*chainSpec
 	elems   []elem
+	eps     []epElem
+	hairpin []netip.Addr // endpoint addresses, for the hairpin set
 	sets    []setSpec
 	udp     []udpPort
 	lbAddrs []netip.Addr
@@ -96,7 +125,7 @@ type planner struct {
 // the node's own; ClusterIP traffic goes to the one internalTrafficPolicy
 // picks, NodePort/externalIPs/LoadBalancer traffic through the external-
 // chain to the one externalTrafficPolicy picks.
-func (pl *planner) planPort(sp *servicePort, out *servicePlan) {
+func (pl *planner) planPort(sp *servicePort, slots slotter, out *servicePlan) {
 	clusterEps := usable(sp.endpoints, false)
 	localEps := usable(sp.endpoints, true)
 	usesExternal := sp.nodePort != 0 || len(sp.externalIPs) > 0
@@ -126,6 +155,7 @@ func (pl *planner) planPort(sp *servicePort, out *servicePlan) {
 	}
 
 	programmed := map[netip.Addr]bool{}
+	chained := map[string]bool{}
 	epChain := func(e endpoint) string { return "endpoint-" + sp.base + "__" + endpointString(e) }
 	affSet := func(e endpoint) string { return "affinity-" + sp.base + "__" + endpointString(e) }
 	salt := ""
@@ -133,6 +163,11 @@ func (pl *planner) planPort(sp *servicePort, out *servicePlan) {
 		salt = "affinity " + sp.affinity.String()
 	}
 
+	// A policy chain without affinity DNATs straight through the
+	// endpoints map; with affinity (or no map slot left) it goes to a
+	// chain per endpoint, which records the client in the endpoint's
+	// affinity set. Hairpin traffic is masqueraded in postrouting, by the
+	// hairpin set of endpoint addresses.
 	policyChain := func(name string, eps []endpoint) {
 		c := &chainSpec{name: name, salt: salt}
 		if name == internalChain {
@@ -141,6 +176,24 @@ func (pl *planner) planPort(sp *servicePort, out *servicePlan) {
 			// masqueraded so replies come back through this node.
 			c.rules = append(c.rules, newRule().addr(offDaddr, sp.clusterIP).
 				prefix(offSaddr, pl.clusterCIDR, true).jump(chainMarkMasq))
+		}
+		for _, e := range eps {
+			if !programmed[e.ip] {
+				programmed[e.ip] = true
+				out.hairpin = append(out.hairpin, e.ip)
+			}
+		}
+		if sp.affinity == 0 {
+			if slot, ok := slots.slot(name); ok {
+				eps = eps[:min(len(eps), maxPicked)]
+				base := slot << slotBits
+				c.rules = append(c.rules, newRule().dnatPick(sp.proto, len(eps), base))
+				for i, e := range eps {
+					out.eps = append(out.eps, epElem{key: base + uint32(i), ip: e.ip, port: e.port})
+				}
+				out.chains = append(out.chains, c)
+				return
+			}
 		}
 		targets := make([]string, len(eps))
 		for i, e := range eps {
@@ -156,14 +209,11 @@ func (pl *planner) planPort(sp *servicePort, out *servicePlan) {
 		}
 		out.chains = append(out.chains, c)
 		for _, e := range eps {
-			if programmed[e.ip] {
+			if chained[epChain(e)] {
 				continue
 			}
-			programmed[e.ip] = true
+			chained[epChain(e)] = true
 			ec := &chainSpec{name: epChain(e), salt: salt}
-			// Hairpin: a pod reaching itself through the Service must be
-			// masqueraded or it would answer itself directly.
-			ec.rules = append(ec.rules, newRule().addr(offSaddr, e.ip).jump(chainMarkMasq))
 			if sp.affinity > 0 {
 				ec.rules = append(ec.rules, newRule().affinityUpdate(affSet(e)))
 				out.sets = append(out.sets, setSpec{name: affSet(e), timeout: sp.affinity})
@@ -230,10 +280,12 @@ func (pl *planner) planPort(sp *servicePort, out *servicePlan) {
 }
 
 // plan builds the plan of one Service's ports; nil ports give an empty plan.
-func (pl *planner) plan(ports []servicePort, lbAddrs []netip.Addr) *servicePlan {
+func (pl *planner) plan(ports []servicePort, lbAddrs []netip.Addr, slots slotter) *servicePlan {
 	out := &servicePlan{lbAddrs: lbAddrs}
 	for i := range ports {
-		pl.planPort(&ports[i], out)
+		pl.planPort(&ports[i], slots, out)
 	}
+	slices.SortFunc(out.hairpin, netip.Addr.Compare)
+	out.hairpin = slices.Compact(out.hairpin)
 	return out
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -14,11 +15,22 @@ import (
 var testPlanner = planner{clusterCIDR: DefaultClusterCIDR}
 
 func planOf(s *v1.Service, sl ...*discovery.EndpointSlice) *servicePlan {
-	if skipService(s) {
-		return testPlanner.plan(nil, nil)
-	}
-	return testPlanner.plan(servicePorts(s, sl, testNode), lbAddresses(s, testNode))
+	return planWith(newSlots(), s, sl...)
 }
+
+// planWith plans with the given slots, which successive plans of one
+// Service must share as the proxy's do.
+func planWith(slots slotter, s *v1.Service, sl ...*discovery.EndpointSlice) *servicePlan {
+	if skipService(s) {
+		return testPlanner.plan(nil, nil, slots)
+	}
+	return testPlanner.plan(servicePorts(s, sl, testNode), lbAddresses(s, testNode), slots)
+}
+
+// noSlots is a map with no room left.
+type noSlots struct{}
+
+func (noSlots) slot(string) (uint32, bool) { return 0, false }
 
 // dump renders a plan as nft-like text, for comparing with expectations.
 func dump(p *servicePlan) string {
@@ -28,6 +40,12 @@ func dump(p *servicePlan) string {
 	}
 	for _, e := range p.elems {
 		b.WriteString(e.String() + "\n")
+	}
+	for _, e := range p.eps {
+		b.WriteString(e.String() + "\n")
+	}
+	for _, ip := range p.hairpin {
+		b.WriteString("hairpin: " + ip.String() + "\n")
 	}
 	for _, s := range p.sets {
 		b.WriteString("set " + s.name + " timeout " + s.timeout.String() + "\n")
@@ -48,6 +66,7 @@ func TestPlan(t *testing.T) {
 		name   string
 		svc    *v1.Service
 		slices []*discovery.EndpointSlice
+		slots  slotter // nil: a fresh map
 		want   []string // lines that must be in the dump
 		not    []string // lines that must not
 	}{{
@@ -56,12 +75,22 @@ func TestPlan(t *testing.T) {
 		want: []string{
 			"chain service-ns/web/tcp/http {",
 			"ip daddr 10.43.0.20 ip saddr != 10.42.0.0/16 jump mark-for-masquerade",
-			"numgen random mod 2 vmap @balance-service-ns/web/tcp/http { 0 : goto endpoint-ns/web/tcp/http__10.42.0.5/8080, 1 : goto endpoint-ns/web/tcp/http__10.42.1.5/8080 }",
-			"ip saddr 10.42.0.5 jump mark-for-masquerade",
-			"meta l4proto tcp dnat to 10.42.0.5:8080",
+			"meta l4proto tcp dnat ip to numgen random mod 2 map @endpoints\n}",
+			"endpoints: 0 : 10.42.0.5 . 8080",
+			"endpoints: 1 : 10.42.1.5 . 8080",
 			"service-ips: 10.43.0.20 . tcp . 80 : goto service-ns/web/tcp/http",
+			"hairpin: 10.42.0.5\nhairpin: 10.42.1.5\n",
 		},
-		not: []string{"external-", "service-nodeports"},
+		not: []string{"external-", "service-nodeports", "chain endpoint-", "balance-"},
+	}, {
+		name: "no map slot left balances through endpoint chains",
+		svc:  web(nil), slices: []*discovery.EndpointSlice{two}, slots: noSlots{},
+		want: []string{
+			"numgen random mod 2 vmap @balance-service-ns/web/tcp/http { 0 : goto endpoint-ns/web/tcp/http__10.42.0.5/8080, 1 : goto endpoint-ns/web/tcp/http__10.42.1.5/8080 }",
+			"chain endpoint-ns/web/tcp/http__10.42.0.5/8080 {\n\tmeta l4proto tcp dnat to 10.42.0.5:8080\n}",
+			"hairpin: 10.42.0.5",
+		},
+		not: []string{"endpoints:"},
 	}, {
 		name: "no endpoints rejects",
 		svc:  web(nil),
@@ -78,14 +107,14 @@ func TestPlan(t *testing.T) {
 		svc:  web(nil),
 		slices: []*discovery.EndpointSlice{slice("web", "web-1", "http", v1.ProtocolTCP, 8080,
 			ep{ip: "10.42.0.5", node: testNode, terminating: true}, ep{ip: "10.42.0.6", node: testNode, notReady: true})},
-		want: []string{"goto endpoint-ns/web/tcp/http__10.42.0.5/8080"},
+		want: []string{"endpoints: 0 : 10.42.0.5 . 8080"},
 		not:  []string{"10.42.0.6"},
 	}, {
 		name: "ready endpoints win over terminating ones",
 		svc:  web(nil),
 		slices: []*discovery.EndpointSlice{slice("web", "web-1", "http", v1.ProtocolTCP, 8080,
 			ep{ip: "10.42.0.5", node: testNode, terminating: true}, ep{ip: "10.42.0.6", node: testNode})},
-		want: []string{"goto endpoint-ns/web/tcp/http__10.42.0.6/8080"},
+		want: []string{"endpoints: 0 : 10.42.0.6 . 8080"},
 		not:  []string{"10.42.0.5"},
 	}, {
 		name: "NodePort, LoadBalancer and externalIPs go through the external chain",
@@ -109,7 +138,9 @@ func TestPlan(t *testing.T) {
 		}),
 		slices: []*discovery.EndpointSlice{two},
 		want: []string{
-			"chain local-ns/web/tcp/http {\n\tgoto endpoint-ns/web/tcp/http__10.42.0.5/8080\n}",
+			"chain local-ns/web/tcp/http {\n\tmeta l4proto tcp dnat ip to numgen random mod 1 offset 65536 map @endpoints\n}",
+			"endpoints: 65536 : 10.42.0.5 . 8080",
+			"endpoints: 1 : 10.42.1.5 . 8080",
 			"ip saddr 10.42.0.0/16 goto service-ns/web/tcp/http",
 			"fib saddr type local jump mark-for-masquerade",
 			"fib saddr type local goto service-ns/web/tcp/http",
@@ -135,7 +166,7 @@ func TestPlan(t *testing.T) {
 		}),
 		slices: []*discovery.EndpointSlice{two},
 		want: []string{
-			"chain local-ns/web/tcp/http {\n\tip daddr 10.43.0.20 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n\tgoto endpoint-ns/web/tcp/http__10.42.0.5/8080\n}",
+			"chain local-ns/web/tcp/http {\n\tip daddr 10.43.0.20 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n\tmeta l4proto tcp dnat ip to numgen random mod 1 map @endpoints\n}",
 			"service-ips: 10.43.0.20 . tcp . 80 : goto local-ns/web/tcp/http",
 		},
 		not: []string{"chain service-", "10.42.1.5"},
@@ -157,7 +188,10 @@ func TestPlan(t *testing.T) {
 			"ip saddr @affinity-ns/web/tcp/http__10.42.0.5/8080 goto endpoint-ns/web/tcp/http__10.42.0.5/8080",
 			"update @affinity-ns/web/tcp/http__10.42.0.5/8080 { ip saddr }",
 			"set affinity-ns/web/tcp/http__10.42.1.5/8080 timeout 30s",
+			"chain endpoint-ns/web/tcp/http__10.42.0.5/8080 {\n\tupdate @affinity-ns/web/tcp/http__10.42.0.5/8080 { ip saddr }\n\tmeta l4proto tcp dnat to 10.42.0.5:8080\n}",
+			"hairpin: 10.42.0.5",
 		},
+		not: []string{"endpoints:"},
 	}, {
 		name: "UDP and SCTP ports",
 		svc:  svc("dns", "10.43.0.30", port("dns", v1.ProtocolUDP, 53, 0), port("s", v1.ProtocolSCTP, 9, 0)),
@@ -166,8 +200,11 @@ func TestPlan(t *testing.T) {
 			slice("dns", "dns-2", "s", v1.ProtocolSCTP, 9999, ep{ip: "10.42.0.9", node: testNode}),
 		},
 		want: []string{
-			"meta l4proto udp dnat to 10.42.0.9:5353",
-			"meta l4proto sctp dnat to 10.42.0.9:9999",
+			"meta l4proto udp dnat ip to numgen random mod 1 map @endpoints",
+			"meta l4proto sctp dnat ip to numgen random mod 1 offset 65536 map @endpoints",
+			"endpoints: 0 : 10.42.0.9 . 5353",
+			"endpoints: 65536 : 10.42.0.9 . 9999",
+			"hairpin: 10.42.0.9\n",
 			"service-ips: 10.43.0.30 . sctp . 9 : goto service-ns/dns/sctp/s",
 		},
 	}, {
@@ -187,7 +224,11 @@ func TestPlan(t *testing.T) {
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := dump(planOf(tc.svc, tc.slices...))
+			slots := tc.slots
+			if slots == nil {
+				slots = newSlots()
+			}
+			got := dump(planWith(slots, tc.svc, tc.slices...))
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("missing %q in\n%s", w, got)
@@ -222,45 +263,66 @@ func names(list []string) string { return strings.Join(list, ",") }
 
 func TestDiff(t *testing.T) {
 	two := slice("web", "web-1", "http", v1.ProtocolTCP, 8080, ep{ip: "10.42.0.5", node: testNode}, ep{ip: "10.42.1.5", node: "other"})
+	moved := slice("web", "web-1", "http", v1.ProtocolTCP, 8080, ep{ip: "10.42.0.5", node: testNode}, ep{ip: "10.42.1.6", node: "other"})
 	one := slice("web", "web-1", "http", v1.ProtocolTCP, 8080, ep{ip: "10.42.0.5", node: testNode})
 	web := svc("web", "10.43.0.20", port("http", v1.ProtocolTCP, 80, 0))
 	affine := svc("web", "10.43.0.20", port("http", v1.ProtocolTCP, 80, 0))
 	affine.Spec.SessionAffinity = v1.ServiceAffinityClientIP
+	affine5 := affine.DeepCopy()
+	affine5.Spec.SessionAffinityConfig = &v1.SessionAffinityConfig{ClientIP: &v1.ClientIPConfig{TimeoutSeconds: ptr.To[int32](5)}}
+	type side struct {
+		svc    *v1.Service
+		slices []*discovery.EndpointSlice
+	}
 	tests := []struct {
 		name     string
-		from, to *servicePlan
+		from, to side
 		check    func(t *testing.T, ch *changes)
 	}{{
 		name: "unchanged plan changes nothing",
-		from: planOf(web, two), to: planOf(web, two),
+		from: side{web, []*discovery.EndpointSlice{two}}, to: side{web, []*discovery.EndpointSlice{two}},
 		check: func(t *testing.T, ch *changes) {
 			if !ch.empty() {
 				t.Errorf("changes: %+v", ch)
 			}
 		},
 	}, {
-		name: "an endpoint going rewrites the service chain and deletes its endpoint chain only",
-		from: planOf(web, two), to: planOf(web, one),
+		name: "an endpoint replaced by another replaces one map element, no chain",
+		from: side{web, []*discovery.EndpointSlice{two}}, to: side{web, []*discovery.EndpointSlice{moved}},
 		check: func(t *testing.T, ch *changes) {
-			if got := names(ch.delChains); got != "endpoint-ns/web/tcp/http__10.42.1.5/8080" {
-				t.Errorf("deleted chains %s", got)
+			if len(ch.flushChains)+len(ch.addChains)+len(ch.delChains)+len(ch.addSets)+len(ch.delSets) != 0 {
+				t.Errorf("chains or sets changed: %+v", ch)
 			}
-			if got := names(ch.flushChains); got != "service-ns/web/tcp/http,endpoint-ns/web/tcp/http__10.42.1.5/8080" {
+			if len(ch.delEps) != 1 || ch.delEps[0].String() != "endpoints: 1 : 10.42.1.5 . 8080" {
+				t.Errorf("deleted elements %v", ch.delEps)
+			}
+			if len(ch.addEps) != 1 || ch.addEps[0].String() != "endpoints: 1 : 10.42.1.6 . 8080" {
+				t.Errorf("added elements %v", ch.addEps)
+			}
+		},
+	}, {
+		name: "an endpoint going rewrites the service chain and deletes its element",
+		from: side{web, []*discovery.EndpointSlice{two}}, to: side{web, []*discovery.EndpointSlice{one}},
+		check: func(t *testing.T, ch *changes) {
+			if got := names(ch.flushChains); got != "service-ns/web/tcp/http" {
 				t.Errorf("flushed chains %s", got)
 			}
 			if len(ch.addChains) != 1 || ch.addChains[0].name != "service-ns/web/tcp/http" {
 				t.Errorf("added chains %v", ch.addChains)
 			}
-			if names(ch.delSets) != "balance-service-ns/web/tcp/http" {
-				t.Errorf("deleted sets %v", ch.delSets)
+			if len(ch.delChains)+len(ch.delSets) != 0 {
+				t.Errorf("deleted chains %v, sets %v", ch.delChains, ch.delSets)
+			}
+			if len(ch.delEps) != 1 || ch.delEps[0].key != 1 || len(ch.addEps) != 0 {
+				t.Errorf("elements +%v -%v", ch.addEps, ch.delEps)
 			}
 			if len(ch.addElems)+len(ch.delElems) != 0 {
-				t.Errorf("elements changed: +%v -%v", ch.addElems, ch.delElems)
+				t.Errorf("verdict elements changed: +%v -%v", ch.addElems, ch.delElems)
 			}
 		},
 	}, {
 		name: "last endpoint going moves the element to the reject map",
-		from: planOf(web, one), to: planOf(web),
+		from: side{web, []*discovery.EndpointSlice{one}}, to: side{web, nil},
 		check: func(t *testing.T, ch *changes) {
 			if len(ch.delElems) != 1 || ch.delElems[0].m != serviceIPs {
 				t.Errorf("deleted %v", ch.delElems)
@@ -268,13 +330,24 @@ func TestDiff(t *testing.T) {
 			if len(ch.addElems) != 1 || ch.addElems[0].m != noEndpointServices || ch.addElems[0].target != chainReject {
 				t.Errorf("added %v", ch.addElems)
 			}
-			if len(ch.delChains) != 2 {
-				t.Errorf("deleted chains %v", ch.delChains)
+			if len(ch.delChains) != 1 || len(ch.delEps) != 1 {
+				t.Errorf("deleted chains %v, elements %v", ch.delChains, ch.delEps)
+			}
+		},
+	}, {
+		name: "affinity endpoint going deletes its endpoint chain and set",
+		from: side{affine, []*discovery.EndpointSlice{two}}, to: side{affine, []*discovery.EndpointSlice{one}},
+		check: func(t *testing.T, ch *changes) {
+			if got := names(ch.delChains); got != "endpoint-ns/web/tcp/http__10.42.1.5/8080" {
+				t.Errorf("deleted chains %s", got)
+			}
+			if got := names(ch.delSets); got != "balance-service-ns/web/tcp/http,affinity-ns/web/tcp/http__10.42.1.5/8080" {
+				t.Errorf("deleted sets %s", got)
 			}
 		},
 	}, {
 		name: "deleted Service removes everything",
-		from: planOf(affine, two), to: planOf(web, nil...),
+		from: side{affine, []*discovery.EndpointSlice{two}}, to: side{web, nil},
 		check: func(t *testing.T, ch *changes) {
 			if len(ch.delSets) != 3 { // 2 affinity sets, 1 balancing map
 				t.Errorf("deleted sets %v", ch.delSets)
@@ -282,11 +355,7 @@ func TestDiff(t *testing.T) {
 		},
 	}, {
 		name: "affinity timeout change recreates sets and rewrites their chains",
-		from: planOf(affine, two), to: func() *servicePlan {
-			a := affine.DeepCopy()
-			a.Spec.SessionAffinityConfig = &v1.SessionAffinityConfig{ClientIP: &v1.ClientIPConfig{TimeoutSeconds: ptr.To[int32](5)}}
-			return planOf(a, two)
-		}(),
+		from: side{affine, []*discovery.EndpointSlice{two}}, to: side{affine5, []*discovery.EndpointSlice{two}},
 		check: func(t *testing.T, ch *changes) {
 			if len(ch.addSets) != 2 || len(ch.flushChains) != 3 || len(ch.addChains) != 3 {
 				t.Errorf("sets +%v, flushed %v, added %d chains", ch.addSets, ch.flushChains, len(ch.addChains))
@@ -295,11 +364,57 @@ func TestDiff(t *testing.T) {
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := diff(nil, tc.from, &changes{})
+			slots := newSlots()
+			rec := diff(nil, planWith(slots, tc.from.svc, tc.from.slices...), &changes{})
 			ch := &changes{}
-			diff(rec, tc.to, ch)
+			diff(rec, planWith(slots, tc.to.svc, tc.to.slices...), ch)
 			tc.check(t, ch)
 		})
+	}
+}
+
+func TestSlots(t *testing.T) {
+	s := newSlots()
+	s.limit = 2
+	a, _ := s.slot("a")
+	b, _ := s.slot("b")
+	if again, _ := s.slot("a"); a != 0 || b != 1 || again != a {
+		t.Errorf("slots a=%d b=%d, a again %d", a, b, again)
+	}
+	if _, ok := s.slot("c"); ok {
+		t.Error("a third slot out of two")
+	}
+	s.release("a")
+	if c, ok := s.slot("c"); !ok || c != a {
+		t.Errorf("c got %d %v, want a's freed slot %d", c, ok, a)
+	}
+	s.retain(func(chain string) bool { return chain == "c" })
+	if d, ok := s.slot("d"); !ok || d != b {
+		t.Errorf("d got %d %v, want b's slot %d", d, ok, b)
+	}
+}
+
+func TestHairpinRefs(t *testing.T) {
+	ip := netip.MustParseAddr
+	p := &Proxy{hairpinRefs: map[netip.Addr]int{ip("10.42.0.5"): 2, ip("10.42.0.6"): 1}}
+	old := map[string]*record{
+		"ns/a": {hairpin: addrs("10.42.0.5", "10.42.0.6")},
+	}
+	newRecs := map[string]*record{
+		"ns/a": {hairpin: addrs("10.42.0.7")},
+	}
+	ch := &changes{}
+	counts := p.hairpin(old, newRecs, false, ch)
+	if fmt.Sprint(ch.addHairpin) != "[10.42.0.7]" || fmt.Sprint(ch.delHairpin) != "[10.42.0.6]" {
+		t.Errorf("added %v, deleted %v", ch.addHairpin, ch.delHairpin)
+	}
+	if counts[ip("10.42.0.5")] != 1 || counts[ip("10.42.0.6")] != 0 || counts[ip("10.42.0.7")] != 1 {
+		t.Errorf("counts %v", counts)
+	}
+	ch = &changes{}
+	p.hairpin(old, newRecs, true, ch)
+	if fmt.Sprint(ch.addHairpin) != "[10.42.0.7]" || len(ch.delHairpin) != 0 {
+		t.Errorf("full sync: added %v, deleted %v", ch.addHairpin, ch.delHairpin)
 	}
 }
 
@@ -314,6 +429,7 @@ func TestStaticChains(t *testing.T) {
 		"ip daddr . meta l4proto . th dport vmap @service-ips",
 		"ct state new jump service-endpoints-check",
 		"masquerade fully-random",
+		"ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade",
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("missing %q", w)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"net/netip"
 	"sync"
 	"time"
@@ -39,6 +40,10 @@ type Proxy struct {
 	owners  map[elemKey]string // which Service a map key belongs to
 	lbRefs  map[netip.Addr]int
 	lbDirty bool
+	slots   *slots
+	// hairpinRefs counts the Services each hairpin set address is an
+	// endpoint of.
+	hairpinRefs map[netip.Addr]int
 }
 
 // New registers the proxy's informers and handlers on cfg.Informers; it
@@ -58,6 +63,9 @@ func New(cfg Config) (*Proxy, error) {
 		owners:   map[elemKey]string{},
 		lbRefs:   map[netip.Addr]int{},
 		lbDirty:  true,
+		slots:    newSlots(),
+
+		hairpinRefs: map[netip.Addr]int{},
 	}
 	svcInf := cfg.Informers.Core().V1().Services()
 	sliceInf := cfg.Informers.Discovery().V1().EndpointSlices().Informer()
@@ -260,6 +268,7 @@ func (p *Proxy) sync(k *kernel, host *host) error {
 	for key, pl := range plans {
 		newRecs[key] = diff(old[key], pl, ch)
 	}
+	hairpinRefs := p.hairpin(old, newRecs, full, ch)
 	planned := time.Now()
 	if !ch.empty() {
 		if err := k.apply(ch); err != nil {
@@ -274,9 +283,22 @@ func (p *Proxy) sync(k *kernel, host *host) error {
 		p.records = make(map[string]*record, len(newRecs))
 	}
 	p.owners = owners
+	if full {
+		p.hairpinRefs = make(map[netip.Addr]int, len(hairpinRefs))
+	}
+	for ip, n := range hairpinRefs {
+		if n > 0 {
+			p.hairpinRefs[ip] = n
+		} else {
+			delete(p.hairpinRefs, ip)
+		}
+	}
 	for key, rec := range newRecs {
 		oldRec := prev[key]
 		p.refLB(oldRec, rec)
+		if oldRec != nil && !full {
+			releaseSlots(p.slots, oldRec, rec)
+		}
 		if rec.empty() {
 			delete(p.records, key)
 		} else {
@@ -294,6 +316,10 @@ func (p *Proxy) sync(k *kernel, host *host) error {
 				p.refLB(rec, nil)
 			}
 		}
+	}
+	if full {
+		names := p.chainNames()
+		p.slots.retain(func(chain string) bool { return names[chain] })
 	}
 	if p.lbDirty {
 		if err := host.syncLBAddrs(p.lbRefs, p.cfg.NodeIPs); err != nil {
@@ -378,7 +404,7 @@ func (p *Proxy) planService(key string) (*servicePlan, error) {
 	}
 	svc, err := p.services.Services(ns).Get(name)
 	if err != nil || skipService(svc) {
-		return p.planner.plan(nil, nil), nil
+		return p.planner.plan(nil, nil, p.slots), nil
 	}
 	objs, err := p.slices.ByIndex(sliceIndex, key)
 	if err != nil {
@@ -390,5 +416,58 @@ func (p *Proxy) planService(key string) (*servicePlan, error) {
 			slices = append(slices, s)
 		}
 	}
-	return p.planner.plan(servicePorts(svc, slices, p.cfg.NodeName), lbAddresses(svc, p.cfg.NodeName)), nil
+	return p.planner.plan(servicePorts(svc, slices, p.cfg.NodeName), lbAddresses(svc, p.cfg.NodeName), p.slots), nil
+}
+
+// hairpin queues the hairpin set changes that the new records make and
+// returns the reference counts that change, to apply once committed (0:
+// gone). A full sync starts from an empty set.
+func (p *Proxy) hairpin(old, newRecs map[string]*record, full bool, ch *changes) map[netip.Addr]int {
+	delta := map[netip.Addr]int{}
+	for key, rec := range newRecs {
+		if o := old[key]; o != nil {
+			for _, ip := range o.hairpin {
+				delta[ip]--
+			}
+		}
+		for _, ip := range rec.hairpin {
+			delta[ip]++
+		}
+	}
+	counts := make(map[netip.Addr]int, len(delta))
+	for ip, d := range delta {
+		before := 0
+		if !full {
+			before = p.hairpinRefs[ip]
+		}
+		after := max(before+d, 0)
+		switch {
+		case before == 0 && after > 0:
+			ch.addHairpin = append(ch.addHairpin, ip)
+		case before > 0 && after == 0:
+			ch.delHairpin = append(ch.delHairpin, ip)
+		}
+		counts[ip] = after
+	}
+	return counts
+}
+
+// releaseSlots gives back the slots of chains old had and rec has not.
+func releaseSlots(s *slots, old, rec *record) {
+	for _, c := range old.chains {
+		if !slices.ContainsFunc(rec.chains, func(n chainRec) bool { return n.name == c.name }) {
+			s.release(c.name)
+		}
+	}
+}
+
+// chainNames lists the chains of every Service's record.
+func (p *Proxy) chainNames() map[string]bool {
+	out := map[string]bool{}
+	for _, rec := range p.records {
+		for _, c := range rec.chains {
+			out[c.name] = true
+		}
+	}
+	return out
 }

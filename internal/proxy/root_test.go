@@ -27,6 +27,8 @@ func TestRulesetListsCleanly(t *testing.T) {
 		slice("web", "web-1", "http", v1.ProtocolTCP, 8080, ep{ip: "10.42.2.2", node: testNode}, ep{ip: "10.42.2.3", node: "other"}),
 		slice("web", "web-2", "dns", v1.ProtocolUDP, 5353, ep{ip: "10.42.2.2", node: testNode}),
 		svc("empty", "10.43.0.21", port("", v1.ProtocolSCTP, 9, 0)),
+		svc("plain", "10.43.0.26", port("http", v1.ProtocolTCP, 80, 0)),
+		slice("plain", "plain-1", "http", v1.ProtocolTCP, 8080, ep{ip: "10.42.2.2", node: testNode}, ep{ip: "10.42.2.3", node: testNode}),
 	)
 	startProxy(t, n, client, nil)
 	out := nft(t, n.node, "list", "ruleset")
@@ -37,6 +39,11 @@ func TestRulesetListsCleanly(t *testing.T) {
 		"dnat to 10.42.2.2:8080",
 		"numgen random mod 2 vmap @balance-service-ns/web/tcp/http", "0x00000000 : goto endpoint-ns/web/tcp/http__10.42.2.2/8080, 0x00000001 : goto endpoint-ns/web/tcp/http__10.42.2.3/8080",
 		"10.43.0.21 . sctp . 9 : goto reject-chain",
+		"10.43.0.26 . tcp . 80 : goto service-ns/plain/tcp/http",
+		"meta l4proto tcp dnat ip to numgen random mod 2 map @endpoints",
+		"10.42.2.2 . 8080",
+		"ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade",
+		"10.42.2.2 . 10.42.2.2",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("ruleset lacks %q", want)

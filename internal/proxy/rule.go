@@ -192,6 +192,47 @@ func (r *rule) dnat(proto uint8, ip netip.Addr, port uint16) *rule {
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true})
 }
 
+// dnatPick DNATs to one of n endpoints picked at random from the endpoints
+// map, whose keys base..base+n-1 hold this chain's endpoints as address .
+// port. Changing an endpoint then only replaces a map element, which,
+// unlike a rule or a verdict, does not make the kernel revalidate every
+// chain of the table at commit. The lookup leaves the address in register
+// 1 and the port in the 32-bit register after it (9), as nft encodes
+// "dnat to ... map { ... : ip . port }".
+func (r *rule) dnatPick(proto uint8, n int, base uint32) *rule {
+	r.l4proto(proto)
+	text := "dnat ip to numgen random mod " + strconv.Itoa(n)
+	if base != 0 {
+		text += " offset " + strconv.FormatUint(uint64(base), 10)
+	}
+	return r.add(text+" map @"+mapEndpoints,
+		&expr.Numgen{Register: 1, Modulus: uint32(n), Offset: base, Type: unix.NFT_NG_RANDOM},
+		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: mapEndpoints},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true})
+}
+
+// ctDNAT matches connections whose destination was rewritten.
+func (r *rule) ctDNAT() *rule {
+	return r.add("ct status dnat",
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATUS},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(ipsDstNAT), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)})
+}
+
+// ipsDstNAT is the conntrack status bit of a DNATed connection (IPS_DST_NAT).
+const ipsDstNAT = 1 << 5
+
+// sameAddrs matches packets whose source equals their destination, by
+// looking ip saddr . ip daddr up in a set of addr . addr pairs: nftables
+// cannot compare two registers with each other.
+func (r *rule) sameAddrs(set string) *rule {
+	return r.add("ip saddr . ip daddr @"+set,
+		loadAddr(offSaddr),
+		&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseNetworkHeader, Offset: offDaddr, Len: 4},
+		&expr.Lookup{SourceRegister: 1, SetName: set})
+}
+
 const masqueradeMark = 0x4000
 
 func (r *rule) setMasqueradeMark() *rule {

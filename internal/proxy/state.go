@@ -10,6 +10,8 @@ import (
 type record struct {
 	chains  []chainRec
 	elems   []elem
+	eps     []epElem
+	hairpin []netip.Addr
 	sets    []setSpec
 	udp     []udpPort
 	lbAddrs []netip.Addr
@@ -38,16 +40,21 @@ type changes struct {
 	full        bool
 	flushChains []string
 	delElems    []elem
+	delEps      []epElem
+	delHairpin  []netip.Addr
 	delSets     []string
 	delChains   []string
 	addSets     []setSpec
 	addChains   []*chainSpec
 	addElems    []elem
+	addEps      []epElem
+	addHairpin  []netip.Addr
 }
 
 func (c *changes) empty() bool {
 	return !c.full && len(c.flushChains) == 0 && len(c.delElems) == 0 && len(c.delSets) == 0 &&
-		len(c.delChains) == 0 && len(c.addSets) == 0 && len(c.addChains) == 0 && len(c.addElems) == 0
+		len(c.delChains) == 0 && len(c.addSets) == 0 && len(c.addChains) == 0 && len(c.addElems) == 0 &&
+		len(c.delEps) == 0 && len(c.addEps) == 0 && len(c.delHairpin) == 0 && len(c.addHairpin) == 0
 }
 
 // diff appends to ch what turns old (nil: nothing programmed) into p and
@@ -56,7 +63,7 @@ func diff(old *record, p *servicePlan, ch *changes) *record {
 	if old == nil {
 		old = &record{}
 	}
-	rec := &record{elems: p.elems, sets: p.sets, udp: p.udp, lbAddrs: p.lbAddrs}
+	rec := &record{elems: p.elems, eps: p.eps, hairpin: p.hairpin, sets: p.sets, udp: p.udp, lbAddrs: p.lbAddrs}
 	if len(p.chains) > 0 {
 		rec.chains = make([]chainRec, len(p.chains))
 	}
@@ -101,6 +108,27 @@ func diff(old *record, p *servicePlan, ch *changes) *record {
 	for _, e := range p.elems {
 		if !slices.Contains(old.elems, e) {
 			ch.addElems = append(ch.addElems, e)
+		}
+	}
+
+	// Endpoints map elements, by key: a changed endpoint is its old
+	// element deleted and the new one added in the same transaction.
+	if len(old.eps) > 0 || len(p.eps) > 0 {
+		newEps := make(map[uint32]epElem, len(p.eps))
+		for _, e := range p.eps {
+			newEps[e.key] = e
+		}
+		oldEps := make(map[uint32]epElem, len(old.eps))
+		for _, e := range old.eps {
+			oldEps[e.key] = e
+			if n, ok := newEps[e.key]; !ok || n != e {
+				ch.delEps = append(ch.delEps, e)
+			}
+		}
+		for _, e := range p.eps {
+			if o, ok := oldEps[e.key]; !ok || o != e {
+				ch.addEps = append(ch.addEps, e)
+			}
 		}
 	}
 

@@ -61,7 +61,11 @@ func staticChains(nodeIPs []netip.Addr) []staticChain {
 		plain(chainServiceEPCheck, newRule().vmapLookup(true, mapNoEndpointServices)),
 		plain(chainNodePortEPCheck, nodeAddr(newRule()).vmapLookup(false, mapNoEndpointNodePort)),
 		plain(chainMarkMasq, newRule().setMasqueradeMark()),
+		// Hairpin: a pod reaching itself through a Service must be
+		// masqueraded or it would answer itself directly. After DNAT its
+		// source and destination are the same endpoint address.
 		plain(chainMasquerading,
+			newRule().ctDNAT().sameAddrs(setHairpin).jump(chainMarkMasq),
 			newRule().unmarkedReturn(),
 			newRule().clearMasqueradeMark(),
 			newRule().masquerade()),

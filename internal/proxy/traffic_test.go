@@ -213,7 +213,7 @@ func TestTraffic(t *testing.T) {
 			t.Errorf("answered by %s", srv)
 		}
 	})
-	t.Run("endpoint change touches only its Service's chains", func(t *testing.T) {
+	t.Run("endpoint changes touch only their Service", func(t *testing.T) {
 		c := nftConn(t, n.node)
 		handles := func(chain string) []uint64 {
 			rules, err := c.GetRules(&nftables.Table{Name: "mini-proxy-test", Family: nftables.TableFamilyIPv4},
@@ -227,39 +227,52 @@ func TestTraffic(t *testing.T) {
 			}
 			return hs
 		}
+		reachesOnly := func(want netip.Addr) bool {
+			for range 10 {
+				out, err := dial(n.client, "tcp4", "10.43.0.20:80", timeout)
+				if err != nil {
+					return false
+				}
+				if srv, _ := split2(out); hostOf(srv) != want.String() {
+					return false
+				}
+			}
+			return true
+		}
+		update := func(version string, eps ...ep) {
+			s := slice("web", "web-1", "http", v1.ProtocolTCP, 8080, eps...)
+			s.ResourceVersion = version
+			if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		webBefore := handles("service-ns/web/tcp/http")
 		stickyBefore := handles("service-ns/sticky/tcp/http")
-		epBefore := handles("endpoint-ns/web/tcp/http__10.42.2.2/8080")
-		if len(webBefore) == 0 || len(stickyBefore) == 0 {
+		stickyEpBefore := handles("endpoint-ns/sticky/tcp/http__10.42.2.2/8080")
+		if len(webBefore) == 0 || len(stickyBefore) == 0 || len(stickyEpBefore) == 0 {
 			t.Fatal("chains missing")
 		}
-		s := slice("web", "web-1", "http", v1.ProtocolTCP, 8080, ep{ip: "10.42.2.2", node: testNode})
-		s.ResourceVersion = "2"
-		if _, err := client.DiscoveryV1().EndpointSlices("ns").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
+
+		// One endpoint fewer: the balancing rule changes.
+		update("2", ep{ip: "10.42.2.2", node: testNode})
+		eventually(t, "web chain rewritten", func() bool { return !equalU64(handles("service-ns/web/tcp/http"), webBefore) })
+		if !reachesOnly(serverIP) {
+			t.Fatalf("traffic still reaches the removed endpoint %s", server2IP)
 		}
-		eventually(t, "endpoint 10.42.2.3 gone", func() bool { return handles("endpoint-ns/web/tcp/http__10.42.2.3/8080") == nil })
+		// One endpoint replaced by another: only the endpoints map changes.
+		webOne := handles("service-ns/web/tcp/http")
+		update("3", ep{ip: "10.42.2.3", node: testNode})
+		eventually(t, "traffic to the new endpoint", func() bool { return reachesOnly(server2IP) })
+		if got := handles("service-ns/web/tcp/http"); !equalU64(got, webOne) {
+			t.Errorf("replacing an endpoint rewrote the chain: %v -> %v", webOne, got)
+		}
 		if got := handles("service-ns/sticky/tcp/http"); !equalU64(got, stickyBefore) {
 			t.Errorf("another Service's chain was rewritten: %v -> %v", stickyBefore, got)
 		}
-		if got := handles("endpoint-ns/web/tcp/http__10.42.2.2/8080"); !equalU64(got, epBefore) {
-			t.Errorf("a kept endpoint's chain was rewritten: %v -> %v", epBefore, got)
-		}
-		if got := handles("service-ns/web/tcp/http"); equalU64(got, webBefore) {
-			t.Errorf("the changed Service's chain kept its rules %v", got)
-		}
-		for range 10 {
-			out, err := dial(n.client, "tcp4", "10.43.0.20:80", timeout)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if srv, _ := split2(out); hostOf(srv) != serverIP.String() {
-				t.Fatalf("reached %s after it was removed", srv)
-			}
+		if got := handles("endpoint-ns/sticky/tcp/http__10.42.2.2/8080"); !equalU64(got, stickyEpBefore) {
+			t.Errorf("another Service's endpoint chain was rewritten: %v -> %v", stickyEpBefore, got)
 		}
 	})
-	_ = netip.Addr{}
-	_ = server2IP
 	_ = nodeIP
 	_ = nodeOutIP
 }

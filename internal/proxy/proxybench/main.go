@@ -1,12 +1,14 @@
 // Command proxybench measures the service proxy at scale: it programs
 // 5,000 Services with 20,000 endpoints in a fresh network namespace, then
 // changes one EndpointSlice at a time and measures how long it takes until
-// the new endpoint is live in the kernel (its chain is in the ruleset,
-// polled through netlink, as the transaction that adds it is atomic).
+// the new endpoint is live in the kernel: until the kernel announces the
+// committed transaction that carries the new endpoint's address (a map
+// element or a rule), on an nftables monitor socket.
 // It needs root. `make bench` runs it.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netns"
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
@@ -95,32 +98,34 @@ func bench(nSvc, perSvc, nChanges int) error {
 	}
 	initial := time.Since(start)
 
-	conn, err := connIn(ns)
+	events, stop, err := monitorIn(ns)
 	if err != nil {
 		return err
 	}
-	defer conn.CloseLasting()
-	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
+	defer stop()
 
 	lat := make([]time.Duration, 0, nChanges)
 	for c := range nChanges {
 		i := (c * 7919) % nSvc
 		s := endpointSlice(i, perSvc, c+1)
-		want := "endpoint-" + chainBase(i) + "__" + s.Endpoints[0].Addresses[0] + "/8080"
+		ip := netip.MustParseAddr(s.Endpoints[0].Addresses[0]).As4()
 		t0 := time.Now()
 		if _, err := client.DiscoveryV1().EndpointSlices(s.Namespace).Update(ctx, s, metav1.UpdateOptions{}); err != nil {
 			return err
 		}
-		for {
-			rules, err := conn.GetRules(tbl, &nftables.Chain{Name: want, Table: tbl})
-			if err == nil && len(rules) > 0 {
-				break
+		deadline := time.NewTimer(10 * time.Second)
+		for live := false; !live; {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					return fmt.Errorf("change %d: monitor closed", c)
+				}
+				live = carries(ev, ip[:])
+			case <-deadline.C:
+				return fmt.Errorf("change %d: endpoint %s not live after 10s", c, s.Endpoints[0].Addresses[0])
 			}
-			if time.Since(t0) > 10*time.Second {
-				return fmt.Errorf("change %d: %s not live after 10s", c, want)
-			}
-			time.Sleep(200 * time.Microsecond)
 		}
+		deadline.Stop()
 		lat = append(lat, time.Since(t0))
 	}
 	runtime.GC()
@@ -139,8 +144,6 @@ func bench(nSvc, perSvc, nChanges int) error {
 	})
 	return nil
 }
-
-func chainBase(i int) string { return "bench/svc-" + strconv.Itoa(i) + "/tcp/http" }
 
 func service(i int) *v1.Service {
 	ip := netip.AddrFrom4([4]byte{10, 43, byte(i >> 8), byte(i)}).String()
@@ -178,15 +181,47 @@ func endpointSlice(i, perSvc, g int) *discovery.EndpointSlice {
 	return s
 }
 
-// connIn opens a netlink socket in ns. It is made on a thread inside ns
-// rather than with WithNetNSFd, which would switch namespaces on every
-// operation and load the CPU the proxy is measured on.
-func connIn(ns netns.NsHandle) (c *nftables.Conn, err error) {
+// monitorIn subscribes to nftables changes in ns. The socket is made on a
+// thread inside ns and keeps belonging to it.
+func monitorIn(ns netns.NsHandle) (ch chan *nftables.MonitorEvents, stop func(), err error) {
+	mon := nftables.NewMonitor(nftables.WithMonitorObject(nftables.MonitorObjectElements|nftables.MonitorObjectRules),
+		nftables.WithMonitorEventBuffer(1024))
 	err = netnsutil.Do(ns, func() error {
-		c, err = nftables.New(nftables.AsLasting())
+		c, err := nftables.New()
+		if err != nil {
+			return err
+		}
+		ch, err = c.AddGenerationalMonitor(mon)
 		return err
 	})
-	return c, err
+	return ch, func() { mon.Close() }, err
+}
+
+// carries says whether a committed transaction added a map element or a
+// rule (a DNAT's immediate address) holding ip.
+func carries(ev *nftables.MonitorEvents, ip []byte) bool {
+	for _, c := range ev.Changes {
+		switch c.Type {
+		case nftables.MonitorEventTypeNewSetElem:
+			elems, _ := c.Data.([]nftables.SetElement)
+			for _, e := range elems {
+				if bytes.Contains(e.Val, ip) || bytes.Contains(e.Key, ip) {
+					return true
+				}
+			}
+		case nftables.MonitorEventTypeNewRule:
+			r, _ := c.Data.(*nftables.Rule)
+			if r == nil {
+				continue
+			}
+			for _, e := range r.Exprs {
+				if im, ok := e.(*expr.Immediate); ok && bytes.Equal(im.Data, ip) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func rss() int64 {
