@@ -36,6 +36,7 @@ type serverOptions struct {
 	disableControllers     bool
 	pprofAddress           string
 	nodeMonitorGracePeriod time.Duration
+	disable                []string
 	// This machine's node.
 	node server.NodeConfig
 }
@@ -82,6 +83,8 @@ func newServerCommand(streams Streams) *cobra.Command {
 	f.BoolVar(&o.disableScheduler, "disable-scheduler", false, "run no scheduler (pods stay Pending unless another scheduler binds them)")
 	f.BoolVar(&o.disableControllers, "disable-controller-manager", false, "run none of the controllers")
 	f.StringVar(&o.pprofAddress, "pprof-address", "", "serve Go profiles at http://ADDRESS/debug/pprof/ (e.g. 127.0.0.1:6060; default off)")
+	f.StringSliceVar(&o.disable, "disable", nil,
+		"leave out the manifest NAME (built-in, e.g. kube-dns, or NAME.yaml under <data-dir>/manifests) and delete what it deployed; repeatable")
 	f.DurationVar(&o.nodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second,
 		"how long a node may go without a heartbeat before it is marked NotReady")
 	return cmd
@@ -93,11 +96,14 @@ const defaultDataDir = "/var/lib/mini"
 // runServer runs the server until ctx ends; once it is up, it gives back
 // the memory start-up used.
 func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error {
+	if err := preflight(o.dataDir, serverNodeNetwork(o), true); err != nil {
+		return err
+	}
 	cfg := server.Config{
 		DataDir: o.dataDir, BindAddress: o.bindAddress, HTTPSPort: o.httpsPort, WriteKubeconfig: o.writeKubeconfig,
 		HistoryCount: o.historyCount, HistoryAge: o.historyAge, CompactInterval: o.compactInterval, WatchWindow: o.watchWindow,
 		ServiceCIDR: o.serviceCIDR, ClusterCIDR: o.clusterCIDR, NodePortRange: o.nodePortRange, AdvertiseAddress: o.advertiseAddress, LBPool: o.lbPool,
-		SimNodes: o.simNodes, DisableScheduler: o.disableScheduler, DisableControllerManager: o.disableControllers, Timing: controlplane.Timing{NodeMonitorGracePeriod: o.nodeMonitorGracePeriod},
+		Disable: o.disable, SimNodes: o.simNodes, DisableScheduler: o.disableScheduler, DisableControllerManager: o.disableControllers, Timing: controlplane.Timing{NodeMonitorGracePeriod: o.nodeMonitorGracePeriod},
 		Logger: logger,
 	}
 	if !o.disableAgent {
