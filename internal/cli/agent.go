@@ -92,6 +92,9 @@ func runAgent(ctx context.Context, o agentOptions, logger *slog.Logger) error {
 	if _, err := os.Stat(filepath.Join(o.dataDir, "tls", "ca.key")); err == nil {
 		return fmt.Errorf("%s holds a server's state: give the agent another --data-dir", o.dataDir)
 	}
+	if err := preflight(o.dataDir, &o.network, true); err != nil {
+		return err
+	}
 	name, err := noderole.Name(o.nodeName)
 	if err != nil {
 		return err

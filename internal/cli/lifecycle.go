@@ -22,8 +22,10 @@ import (
 )
 
 // requireRoot fails with a hint when mini runs as another user.
-func requireRoot(verb string) error {
-	if os.Geteuid() != 0 {
+func requireRoot(verb string) error { return requireRootAs(os.Geteuid(), verb) }
+
+func requireRootAs(euid int, verb string) error {
+	if euid != 0 {
 		return fmt.Errorf("%s must run as root (mini runs containers and sets up the pod network): try sudo mini %s", verb, verb)
 	}
 	return nil

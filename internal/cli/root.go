@@ -2,13 +2,18 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"mini.dev/mini/internal/version"
 )
 
 // Streams are the command's standard input and outputs.
@@ -20,12 +25,44 @@ type Streams struct {
 // Main runs mini with the process's arguments and exits with its status.
 func Main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := Run(ctx, os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	err := catchPanic(os.TempDir(), func() error {
+		return Run(ctx, os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	})
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "mini:", err)
+		fmt.Fprintln(os.Stderr, oneLine(err))
 		os.Exit(1)
 	}
+}
+
+// catchPanic runs fn (the command) and turns a panic of its goroutine
+// into an error: the user gets one line, and the stack goes to a file in
+// stackDir for a bug report. (A panic in another goroutine cannot be
+// caught here; the runtime prints it.)
+func catchPanic(stackDir string, fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(v, debug.Stack(), stackDir)
+		}
+	}()
+	return fn()
+}
+
+func panicError(v any, stack []byte, dir string) error {
+	where := "its stack trace could not be saved"
+	f, ferr := os.CreateTemp(dir, "mini-panic-*.txt")
+	if ferr == nil {
+		_, ferr = fmt.Fprintf(f, "mini %s: panic: %v\n\n%s", version.Mini(), v, stack)
+		ferr = errors.Join(ferr, f.Close())
+		where = "its stack trace is in " + f.Name()
+	}
+	return fmt.Errorf("internal error (a bug in mini): %v; %s (please attach it to a bug report)", v, where)
+}
+
+// oneLine is how an error is shown: "mini: ..." on one line, whatever
+// the error holds (errors.Join separates with newlines).
+func oneLine(err error) string {
+	return "mini: " + strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }
 
 // Run runs one mini command line; it is what tests call.

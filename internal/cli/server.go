@@ -96,6 +96,9 @@ const defaultDataDir = "/var/lib/mini"
 // runServer runs the server until ctx ends; once it is up, it gives back
 // the memory start-up used.
 func runServer(ctx context.Context, o serverOptions, logger *slog.Logger) error {
+	if err := preflight(o.dataDir, serverNodeNetwork(o), true); err != nil {
+		return err
+	}
 	cfg := server.Config{
 		DataDir: o.dataDir, BindAddress: o.bindAddress, HTTPSPort: o.httpsPort, WriteKubeconfig: o.writeKubeconfig,
 		HistoryCount: o.historyCount, HistoryAge: o.historyAge, CompactInterval: o.compactInterval, WatchWindow: o.watchWindow,

@@ -17,6 +17,7 @@ import (
 
 	"mini.dev/mini/internal/daemon"
 	"mini.dev/mini/internal/kubeconfig"
+	"mini.dev/mini/internal/noderole"
 )
 
 // contextName is the context, cluster and user mini adds to the user's
@@ -50,6 +51,10 @@ type startFlags struct {
 	dataDir, bindAddress, nodeName, runtimeEndpoint string
 	port, kubeletPort                               int
 	disableAgent                                    bool
+	// The node's network, for the kernel check and the DNS and proxy
+	// steps of the progress.
+	flannelBackend, clusterDNS, clusterDomain string
+	disableProxy                              bool
 	// server are the flags given, as the server is passed them
 	// ("--name=value", sorted, --data-dir always there and absolute);
 	// explicit says whether any besides --data-dir was given.
@@ -68,6 +73,12 @@ func readStartFlags(fs *pflag.FlagSet) (startFlags, error) {
 	f.runtimeEndpoint = get(fs.GetString("container-runtime-endpoint"))
 	f.port = getInt(fs.GetInt("https-listen-port"))
 	f.kubeletPort = getInt(fs.GetInt("kubelet-port"))
+	f.flannelBackend = get(fs.GetString("flannel-backend"))
+	f.clusterDNS = get(fs.GetString("cluster-dns"))
+	f.clusterDomain = get(fs.GetString("cluster-domain"))
+	disableProxy, err := fs.GetBool("disable-kube-proxy")
+	f.disableProxy = disableProxy
+	errs = append(errs, err)
 	disable, err := fs.GetBool("disable-agent")
 	f.disableAgent = disable
 	if err := errors.Join(append(errs, err)...); err != nil {
@@ -161,11 +172,12 @@ func runStart(ctx context.Context, streams Streams, fs *pflag.FlagSet, timeout t
 	}
 	w := startWait{dataDir: f.dataDir, timeout: timeout, progress: newProgress(streams.Out)}
 	if !f.disableAgent {
-		if w.nodeName = f.nodeName; w.nodeName == "" {
-			if w.nodeName, err = os.Hostname(); err != nil {
-				return fmt.Errorf("node name: %w", err)
-			}
+		// As the node names itself (lower-cased host name).
+		if w.nodeName, err = noderole.Name(f.nodeName); err != nil {
+			return err
 		}
+		w.dns = newDNSProbe(f.clusterDNS, f.clusterDomain)
+		w.proxy = !f.disableProxy
 	}
 	srv, err := daemon.Find(f.dataDir)
 	switch {
@@ -182,6 +194,7 @@ func runStart(ctx context.Context, streams Streams, fs *pflag.FlagSet, timeout t
 	if err := checkPortFree(bind, f.port, "--https-listen-port"); err != nil {
 		return err
 	}
+	var node *noderole.NetworkConfig
 	if !f.disableAgent {
 		if err := checkPortFree("", f.kubeletPort, "--kubelet-port"); err != nil {
 			return err
@@ -191,6 +204,10 @@ func runStart(ctx context.Context, streams Streams, fs *pflag.FlagSet, timeout t
 				return err
 			}
 		}
+		node = &noderole.NetworkConfig{FlannelBackend: f.flannelBackend, DisableProxy: f.disableProxy}
+	}
+	if err := preflight(f.dataDir, node, false); err != nil {
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {

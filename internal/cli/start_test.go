@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"net"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 func TestReadStartFlags(t *testing.T) {
@@ -91,5 +95,48 @@ func TestProgressWithoutATerminal(t *testing.T) {
 	p.done("API", "https://127.0.0.1:6443", 0)
 	if strings.ContainsAny(b.String(), "\r\033") || !strings.Contains(b.String(), "✓ API") {
 		t.Errorf("progress off a terminal: %q", b.String())
+	}
+}
+
+func TestDNSProbe(t *testing.T) {
+	a := func(name string) dns.RR {
+		rr, err := dns.NewRR(name + " 5 IN A 10.43.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rr
+	}
+	for _, tc := range []struct {
+		name  string
+		reply func(q *dns.Msg) (*dns.Msg, error)
+		want  bool
+	}{
+		{"answered", func(q *dns.Msg) (*dns.Msg, error) {
+			r := new(dns.Msg)
+			r.SetReply(q)
+			r.Answer = []dns.RR{a(q.Question[0].Name)}
+			return r, nil
+		}, true},
+		{"not yet synced", func(q *dns.Msg) (*dns.Msg, error) {
+			r := new(dns.Msg)
+			r.SetRcode(q, dns.RcodeNameError)
+			return r, nil
+		}, false},
+		{"not listening", func(*dns.Msg) (*dns.Msg, error) { return nil, errors.New("connection refused") }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newDNSProbe("10.43.0.10", "cluster.local")
+			var asked string
+			p.exchange = func(_ context.Context, m *dns.Msg, server string) (*dns.Msg, error) {
+				asked = server + " " + m.Question[0].Name
+				return tc.reply(m)
+			}
+			if got := p.answers(context.Background()); got != tc.want {
+				t.Errorf("answers = %v, want %v", got, tc.want)
+			}
+			if asked != "10.43.0.10:53 kubernetes.default.svc.cluster.local." {
+				t.Errorf("asked %q", asked)
+			}
+		})
 	}
 }

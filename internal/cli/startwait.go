@@ -3,8 +3,10 @@ package cli
 // How `mini start` follows a server coming up: each step is read from
 // where it shows first (the store from the server's log, the API from
 // its fresh kubeconfig and /readyz, the node from its Ready condition
-// with a heartbeat from this run), printed with its time as it
-// completes, with a spinner on a terminal.
+// with a heartbeat from this run, DNS from an answer for the kubernetes
+// Service at the cluster DNS address, the proxy from its "synced" log
+// line), printed with its time as it completes, with a spinner on a
+// terminal.
 
 import (
 	"context"
@@ -35,10 +37,17 @@ type startWait struct {
 	exited    <-chan struct{} // closed if the server exits
 	exitErr   func() error    // its exit status, when known
 	apiURL    string          // set once the API answers
+	// dns, when set, is the cluster DNS to ask once the node is Ready;
+	// proxy says whether to wait for the node's service proxy.
+	dns   *dnsProbe
+	proxy bool
 }
 
-// storeReady matches the server's "store ready" log line.
-var storeReady = regexp.MustCompile(`msg="store ready".* revision=(\d+)`)
+// The server's log lines that mark steps.
+var (
+	storeReady  = regexp.MustCompile(`msg="store ready".* revision=(\d+)`)
+	proxySynced = regexp.MustCompile(`msg="service proxy synced"`)
+)
 
 func (w *startWait) run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
@@ -47,21 +56,27 @@ func (w *startWait) run(ctx context.Context) error {
 	defer tick.Stop()
 	var (
 		storeDone, apiDone, nodeDone bool
+		dnsDone, proxyDone           = w.dns == nil, !w.proxy
+		proxySeen                    time.Duration // when the log said so; 0 = not yet
 		logPos                       = w.logOffset
 		logBuf                       string
 		client                       *kubernetes.Clientset
+		dnsAnswered                  <-chan time.Duration
 	)
 	for {
 		elapsed := time.Since(w.launched)
-		if !storeDone {
+		if !storeDone || (!proxyDone && proxySeen == 0) {
 			var chunk string
 			chunk, logPos = readFrom(w.dataDir, logPos)
 			logBuf += chunk
-			if m := storeReady.FindStringSubmatch(logBuf); m != nil {
+			if m := storeReady.FindStringSubmatch(logBuf); m != nil && !storeDone {
 				storeDone = true
 				w.progress.done("store", "revision "+m[1], elapsed)
-				logBuf = ""
-			} else if i := strings.LastIndexByte(logBuf, '\n'); i >= 0 {
+			}
+			if !proxyDone && proxySeen == 0 && proxySynced.MatchString(logBuf) {
+				proxySeen = elapsed
+			}
+			if i := strings.LastIndexByte(logBuf, '\n'); i >= 0 {
 				logBuf = logBuf[i+1:]
 			}
 		}
@@ -85,7 +100,23 @@ func (w *startWait) run(ctx context.Context) error {
 				w.progress.done("node "+w.nodeName, "Ready", elapsed)
 			}
 		}
-		if storeDone && apiDone && nodeDone {
+		// DNS and the proxy are the node's: their steps follow its.
+		if nodeDone && !dnsDone {
+			if dnsAnswered == nil {
+				dnsAnswered = w.dns.await(ctx, w.launched)
+			}
+			select {
+			case took := <-dnsAnswered:
+				dnsDone = true
+				w.progress.done("DNS", w.dns.name+" at "+w.dns.server, took)
+			default:
+			}
+		}
+		if nodeDone && dnsDone && !proxyDone && proxySeen > 0 {
+			proxyDone = true
+			w.progress.done("proxy", "Services programmed", proxySeen)
+		}
+		if storeDone && apiDone && nodeDone && dnsDone && proxyDone {
 			w.progress.clear()
 			w.systemPods(ctx, client)
 			return nil
@@ -93,8 +124,12 @@ func (w *startWait) run(ctx context.Context) error {
 		switch {
 		case !apiDone:
 			w.progress.spin("waiting for the API", elapsed)
-		default:
+		case !nodeDone:
 			w.progress.spin("waiting for node "+w.nodeName+" to be Ready", elapsed)
+		case !dnsDone:
+			w.progress.spin("waiting for cluster DNS to answer", elapsed)
+		default:
+			w.progress.spin("waiting for the service proxy", elapsed)
 		}
 		select {
 		case <-w.exited:

@@ -71,3 +71,27 @@ func unescapeMountPoint(s string) string {
 	}
 	return b.String()
 }
+
+// MountPointOf is the mount point holding path (an existing path: a
+// symlink is not resolved), from /proc/self/mountinfo; "/" if none
+// matches.
+func MountPointOf(path string) string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "/"
+	}
+	defer f.Close()
+	best := "/"
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		p := unescapeMountPoint(fields[4])
+		if (p == path || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/")) && len(p) > len(best) {
+			best = p
+		}
+	}
+	return best
+}

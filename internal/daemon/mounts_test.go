@@ -14,3 +14,12 @@ func TestUnescapeMountPoint(t *testing.T) {
 		}
 	}
 }
+
+func TestMountPointOf(t *testing.T) {
+	if got := MountPointOf("/"); got != "/" {
+		t.Errorf("MountPointOf(/) = %q", got)
+	}
+	if got := MountPointOf("/proc/self"); got != "/proc" {
+		t.Errorf("MountPointOf(/proc/self) = %q, want /proc", got)
+	}
+}

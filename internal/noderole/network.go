@@ -64,7 +64,15 @@ func runNetworkComponents(ctx context.Context, env Env) error {
 		if err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
-		runners = append(runners, px.Run)
+		runners = append(runners, px.Run, func(ctx context.Context) error {
+			// `mini start` reads this line as the proxy's step.
+			select {
+			case <-px.Ready():
+				env.Logger.Info("service proxy synced", "component", "proxy", "table", env.tableName(proxy.DefaultTable))
+			case <-ctx.Done():
+			}
+			return nil
+		})
 	}
 
 	if !env.Network.DisableDNS {

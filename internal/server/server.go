@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -170,7 +171,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dnsNames, ips, err := servingNames(o.BindAddress, o.ServiceCIDR)
+	advertise := s.advertiseAddress()
+	dnsNames, ips, err := servingNames(o.BindAddress, o.ServiceCIDR, advertise)
 	if err != nil {
 		return err
 	}
@@ -185,10 +187,6 @@ func (s *Server) Run(ctx context.Context) error {
 	reg, err := registry.Builtin()
 	if err != nil {
 		return err
-	}
-	advertise := o.AdvertiseAddress
-	if advertise == "" {
-		advertise = defaultAdvertiseAddress()
 	}
 	api, err := apiserver.New(apiserver.Config{
 		Store: st, Registry: reg, CA: ca, CertPEM: certPEM, KeyPEM: keyPEM, ServiceAccountKey: saKey,
@@ -332,9 +330,11 @@ func (s *Server) buildSimNodes(ca *pki.CA) error {
 
 // servingNames are the names and addresses the API's certificate must
 // carry: loopback, this host, the in-cluster names of the kubernetes
-// Service and its ClusterIP (the service CIDR's first address), and the
-// bind address.
-func servingNames(bindAddress, serviceCIDR string) ([]string, []net.IP, error) {
+// Service and its ClusterIP (the service CIDR's first address), the bind
+// address, the advertise address and the host's addresses. Computed at
+// every start, so that the certificate follows a host whose address
+// changed (EnsureServing reissues it when one is missing).
+func servingNames(bindAddress, serviceCIDR, advertise string) ([]string, []net.IP, error) {
 	prefix, err := netip.ParsePrefix(serviceCIDR)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--service-cidr: %w", err)
@@ -344,8 +344,10 @@ func servingNames(bindAddress, serviceCIDR string) ([]string, []net.IP, error) {
 		names = append(names, host)
 	}
 	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IP(prefix.Masked().Addr().Next().AsSlice())}
-	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() {
-		ips = append(ips, ip)
+	for _, a := range []string{bindAddress, advertise} {
+		if ip := net.ParseIP(a); ip != nil && !ip.IsUnspecified() && !slices.ContainsFunc(ips, ip.Equal) {
+			ips = append(ips, ip)
+		}
 	}
 	if addrs, err := net.InterfaceAddrs(); err == nil {
 		for _, a := range addrs {

@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -128,6 +130,10 @@ func (s *Store) commit(batch []*writeOp) {
 	if err != nil {
 		s.log.Error("commit failed; the store takes no more writes", "writes", len(batch), "err", err)
 		failed := fmt.Errorf("%w: %w", ErrWriteFailed, err)
+		if errors.Is(err, syscall.ENOSPC) {
+			// The one failure a user can fix: say where.
+			failed = fmt.Errorf("%w: no space left on device for the data dir %s (free some space, then restart mini): %w", ErrWriteFailed, s.cfg.Dir, err)
+		}
 		s.writeErr.Store(&failed)
 		err = failed
 		for i := range results {
