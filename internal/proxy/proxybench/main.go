@@ -104,42 +104,75 @@ func bench(nSvc, perSvc, nChanges int) error {
 	}
 	defer stop()
 
-	lat := make([]time.Duration, 0, nChanges)
-	for c := range nChanges {
-		i := (c * 7919) % nSvc
-		s := endpointSlice(i, perSvc, c+1)
+	// measure applies one EndpointSlice and waits until its first
+	// endpoint's address is live.
+	measure := func(c int, s *discovery.EndpointSlice) (time.Duration, error) {
 		ip := netip.MustParseAddr(s.Endpoints[0].Addresses[0]).As4()
 		t0 := time.Now()
 		if _, err := client.DiscoveryV1().EndpointSlices(s.Namespace).Update(ctx, s, metav1.UpdateOptions{}); err != nil {
-			return err
+			return 0, err
 		}
 		deadline := time.NewTimer(10 * time.Second)
-		for live := false; !live; {
+		defer deadline.Stop()
+		for {
 			select {
 			case ev, ok := <-events:
 				if !ok {
-					return fmt.Errorf("change %d: monitor closed", c)
+					return 0, fmt.Errorf("change %d: monitor closed", c)
 				}
-				live = carries(ev, ip[:])
+				if carries(ev, ip[:]) {
+					return time.Since(t0), nil
+				}
 			case <-deadline.C:
-				return fmt.Errorf("change %d: endpoint %s not live after 10s", c, s.Endpoints[0].Addresses[0])
+				return 0, fmt.Errorf("change %d: endpoint %s not live after 10s", c, s.Endpoints[0].Addresses[0])
 			}
 		}
-		deadline.Stop()
-		lat = append(lat, time.Since(t0))
+	}
+	// A pod replaced by another: the number of endpoints stays.
+	lat := make([]time.Duration, 0, nChanges)
+	for c := range nChanges {
+		d, err := measure(c, endpointSlice((c*7919)%nSvc, perSvc, c+1))
+		if err != nil {
+			return err
+		}
+		lat = append(lat, d)
+	}
+	// A pod added (scale-up): the number of endpoints changes, and with
+	// it the Service's balancing rule.
+	grown := make([]time.Duration, 0, nChanges/2)
+	for c := range nChanges / 2 {
+		s := endpointSlice((c*7919+1)%nSvc, perSvc, 0)
+		ip := netip.AddrFrom4([4]byte{10, 45, byte(c >> 8), byte(c)})
+		s.ResourceVersion = "grow-" + strconv.Itoa(c)
+		s.Endpoints = append([]discovery.Endpoint{{Addresses: []string{ip.String()}, NodeName: ptr.To("bench-node"),
+			Conditions: discovery.EndpointConditions{Ready: ptr.To(true)}}}, s.Endpoints...)
+		d, err := measure(c, s)
+		if err != nil {
+			return err
+		}
+		grown = append(grown, d)
 	}
 	runtime.GC()
 	rssAfter := rss()
 
 	slices.Sort(lat)
+	slices.Sort(grown)
 	pct := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
 	p99 := pct(0.99)
+	grownPct := func(q float64) string {
+		if len(grown) == 0 {
+			return "-"
+		}
+		return grown[min(len(grown)-1, int(q*float64(len(grown))))].Round(10 * time.Microsecond).String()
+	}
 	scale := fmt.Sprintf("%d Services / %d endpoints", nSvc, nSvc*perSvc)
 	benchutil.PrintTable(os.Stdout, []benchutil.Row{
 		{What: "initial full sync (" + scale + ")", Figure: initial.Round(time.Millisecond).String()},
 		{What: "endpoint change live, p50", Figure: pct(0.50).Round(10 * time.Microsecond).String()},
 		{What: "endpoint change live, p99", Figure: p99.Round(10 * time.Microsecond).String(), Target: "< 50ms", Verdict: benchutil.Verdict(p99 < 50*time.Millisecond)},
 		{What: "endpoint change live, max", Figure: lat[len(lat)-1].Round(10 * time.Microsecond).String()},
+		{What: "endpoint added (balancing rule rewritten) live, p50", Figure: grownPct(0.50)},
+		{What: "endpoint added (balancing rule rewritten) live, p99", Figure: grownPct(0.99)},
 		{What: "proxy RSS delta (informers + state, after changes)", Figure: fmt.Sprintf("%.1f MiB", float64(rssAfter-rssBefore)/(1<<20))},
 	})
 	return nil
