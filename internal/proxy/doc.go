@@ -29,8 +29,9 @@
 //	external-NS/NAME/PROTO/PORT  NodePort, externalIPs and LoadBalancer traffic
 //
 // A service- or local- chain DNATs in one rule, "dnat to numgen random mod
-// N offset BASE map @endpoints": each such chain owns a slot of 65,536 keys
-// in the one endpoints map, whose elements hold address . port. Why a map
+// N offset BASE map @endpoints-M": each such chain owns a slot of 65,536
+// keys in an endpoints map (64 slots a map), whose elements hold address .
+// port. Why a map
 // rather than a chain per endpoint: when a transaction adds a rule or a
 // jump/goto verdict, the kernel revalidates every chain reachable from the
 // base chains at commit, which at thousands of Services costs hundreds of

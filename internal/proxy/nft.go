@@ -85,8 +85,8 @@ func (k *kernel) vmap(m mapID) *nftables.Set {
 }
 
 // endpointsMap maps numgen results (host order, like marks) to address . port.
-func (k *kernel) endpointsMap() *nftables.Set {
-	return &nftables.Set{Table: k.table, Name: mapEndpoints, IsMap: true,
+func (k *kernel) endpointsMap(name string) *nftables.Set {
+	return &nftables.Set{Table: k.table, Name: name, IsMap: true,
 		KeyType: nftables.TypeMark, KeyByteOrder: binaryutil.NativeEndian, DataType: addrPort}
 }
 
@@ -113,7 +113,7 @@ func (k *kernel) apply(ch *changes) error {
 	if err := k.elements(ch.delElems, k.conn.SetDeleteElements); err != nil {
 		return err
 	}
-	if err := k.batched(k.endpointsMap(), epElements(ch.delEps), k.conn.SetDeleteElements); err != nil {
+	if err := k.endpoints(ch.delEps, k.conn.SetDeleteElements); err != nil {
 		return err
 	}
 	if err := k.batched(k.hairpinSet(), hairpinElements(ch.delHairpin), k.conn.SetDeleteElements); err != nil {
@@ -130,6 +130,16 @@ func (k *kernel) apply(ch *changes) error {
 			return fmt.Errorf("set %s: %w", s.name, err)
 		}
 	}
+	// Endpoints maps are made when first used and stay (until a full
+	// sync) when emptied; adding one that exists changes nothing.
+	for _, name := range usedEndpointsMaps(ch) {
+		if err := k.conn.AddSet(k.endpointsMap(name), nil); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	if err := k.endpoints(ch.addEps, k.conn.SetAddElements); err != nil {
+		return err
+	}
 	// Chains first, then rules: a rule may jump to a chain added later.
 	for _, c := range ch.addChains {
 		k.conn.AddChain(k.chain(c.name))
@@ -140,9 +150,6 @@ func (k *kernel) apply(ch *changes) error {
 		}
 	}
 	if err := k.elements(ch.addElems, k.conn.SetAddElements); err != nil {
-		return err
-	}
-	if err := k.batched(k.endpointsMap(), epElements(ch.addEps), k.conn.SetAddElements); err != nil {
 		return err
 	}
 	if err := k.batched(k.hairpinSet(), hairpinElements(ch.addHairpin), k.conn.SetAddElements); err != nil {
@@ -219,10 +226,8 @@ func (k *kernel) startFull(ch *changes) error {
 			return err
 		}
 	}
-	for _, s := range []*nftables.Set{k.endpointsMap(), k.hairpinSet()} {
-		if err := k.conn.AddSet(s, nil); err != nil {
-			return fmt.Errorf("set %s: %w", s.Name, err)
-		}
+	if err := k.conn.AddSet(k.hairpinSet(), nil); err != nil {
+		return fmt.Errorf("set %s: %w", setHairpin, err)
 	}
 	if len(k.nodeIPs) > 0 {
 		s := &nftables.Set{Table: k.table, Name: setNodePortIPs, KeyType: nftables.TypeIPAddr}
@@ -305,6 +310,45 @@ func (k *kernel) batched(set *nftables.Set, elems []nftables.SetElement, op func
 		elems = elems[n:]
 	}
 	return nil
+}
+
+// endpoints queues op on endpoints map elements, grouped by map.
+func (k *kernel) endpoints(eps []epElem, op func(*nftables.Set, []nftables.SetElement) error) error {
+	byMap := map[string][]epElem{}
+	for _, e := range eps {
+		name := endpointsMapOf(e.key)
+		byMap[name] = append(byMap[name], e)
+	}
+	for name, list := range byMap {
+		if err := k.batched(k.endpointsMap(name), epElements(list), op); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// usedEndpointsMaps lists the endpoints maps that ch adds elements to or
+// rules for.
+func usedEndpointsMaps(ch *changes) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	for _, e := range ch.addEps {
+		add(endpointsMapOf(e.key))
+	}
+	for _, c := range ch.addChains {
+		for _, r := range c.rules {
+			if r.epMap != "" {
+				add(r.epMap)
+			}
+		}
+	}
+	return out
 }
 
 // epElements encodes endpoints map elements: the key in host order (numgen's

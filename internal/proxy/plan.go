@@ -22,7 +22,7 @@ const (
 	mapNoEndpointServices = "no-endpoint-services"
 	mapNoEndpointNodePort = "no-endpoint-nodeports"
 	setNodePortIPs        = "nodeport-ips"
-	mapEndpoints          = "endpoints"
+	mapEndpointsPrefix    = "endpoints-"
 	setHairpin            = "hairpin"
 )
 
@@ -73,7 +73,7 @@ type epElem struct {
 }
 
 func (e epElem) String() string {
-	return mapEndpoints + ": " + strconv.FormatUint(uint64(e.key), 10) + " : " + e.ip.String() + " . " + strconv.Itoa(int(e.port))
+	return endpointsMapOf(e.key) + ": " + strconv.FormatUint(uint64(e.key), 10) + " : " + e.ip.String() + " . " + strconv.Itoa(int(e.port))
 }
 
 // slotBits is the width of the index part of an endpoints map key: each
@@ -82,6 +82,17 @@ const slotBits = 16
 
 // maxPicked is the most endpoints a chain balances over through the map.
 const maxPicked = 1 << slotBits
+
+// slotsPerMap is how many chains share one endpoints map. The kernel
+// checks a new data map element against every rule bound to the map, and
+// a newly bound rule against every element: with one map for all, a full
+// sync of thousands of Services is quadratic. 64 chains a map bound both.
+const slotsPerMap = 64
+
+// endpointsMapOf names the endpoints map that holds key.
+func endpointsMapOf(key uint32) string {
+	return mapEndpointsPrefix + strconv.FormatUint(uint64(key>>slotBits/slotsPerMap), 10)
+}
 
 // slotter hands out the endpoints map slots of balancing chains; false
 // means none is left, and the chain balances through endpoint chains.

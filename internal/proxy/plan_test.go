@@ -75,9 +75,9 @@ func TestPlan(t *testing.T) {
 		want: []string{
 			"chain service-ns/web/tcp/http {",
 			"ip daddr 10.43.0.20 ip saddr != 10.42.0.0/16 jump mark-for-masquerade",
-			"meta l4proto tcp dnat ip to numgen random mod 2 map @endpoints\n}",
-			"endpoints: 0 : 10.42.0.5 . 8080",
-			"endpoints: 1 : 10.42.1.5 . 8080",
+			"meta l4proto tcp dnat ip to numgen random mod 2 map @endpoints-0\n}",
+			"endpoints-0: 0 : 10.42.0.5 . 8080",
+			"endpoints-0: 1 : 10.42.1.5 . 8080",
 			"service-ips: 10.43.0.20 . tcp . 80 : goto service-ns/web/tcp/http",
 			"hairpin: 10.42.0.5\nhairpin: 10.42.1.5\n",
 		},
@@ -90,7 +90,7 @@ func TestPlan(t *testing.T) {
 			"chain endpoint-ns/web/tcp/http__10.42.0.5/8080 {\n\tmeta l4proto tcp dnat to 10.42.0.5:8080\n}",
 			"hairpin: 10.42.0.5",
 		},
-		not: []string{"endpoints:"},
+		not: []string{"endpoints-"},
 	}, {
 		name: "no endpoints rejects",
 		svc:  web(nil),
@@ -107,14 +107,14 @@ func TestPlan(t *testing.T) {
 		svc:  web(nil),
 		slices: []*discovery.EndpointSlice{slice("web", "web-1", "http", v1.ProtocolTCP, 8080,
 			ep{ip: "10.42.0.5", node: testNode, terminating: true}, ep{ip: "10.42.0.6", node: testNode, notReady: true})},
-		want: []string{"endpoints: 0 : 10.42.0.5 . 8080"},
+		want: []string{"endpoints-0: 0 : 10.42.0.5 . 8080"},
 		not:  []string{"10.42.0.6"},
 	}, {
 		name: "ready endpoints win over terminating ones",
 		svc:  web(nil),
 		slices: []*discovery.EndpointSlice{slice("web", "web-1", "http", v1.ProtocolTCP, 8080,
 			ep{ip: "10.42.0.5", node: testNode, terminating: true}, ep{ip: "10.42.0.6", node: testNode})},
-		want: []string{"endpoints: 0 : 10.42.0.6 . 8080"},
+		want: []string{"endpoints-0: 0 : 10.42.0.6 . 8080"},
 		not:  []string{"10.42.0.5"},
 	}, {
 		name: "NodePort, LoadBalancer and externalIPs go through the external chain",
@@ -138,9 +138,9 @@ func TestPlan(t *testing.T) {
 		}),
 		slices: []*discovery.EndpointSlice{two},
 		want: []string{
-			"chain local-ns/web/tcp/http {\n\tmeta l4proto tcp dnat ip to numgen random mod 1 offset 65536 map @endpoints\n}",
-			"endpoints: 65536 : 10.42.0.5 . 8080",
-			"endpoints: 1 : 10.42.1.5 . 8080",
+			"chain local-ns/web/tcp/http {\n\tmeta l4proto tcp dnat ip to numgen random mod 1 offset 65536 map @endpoints-0\n}",
+			"endpoints-0: 65536 : 10.42.0.5 . 8080",
+			"endpoints-0: 1 : 10.42.1.5 . 8080",
 			"ip saddr 10.42.0.0/16 goto service-ns/web/tcp/http",
 			"fib saddr type local jump mark-for-masquerade",
 			"fib saddr type local goto service-ns/web/tcp/http",
@@ -166,7 +166,7 @@ func TestPlan(t *testing.T) {
 		}),
 		slices: []*discovery.EndpointSlice{two},
 		want: []string{
-			"chain local-ns/web/tcp/http {\n\tip daddr 10.43.0.20 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n\tmeta l4proto tcp dnat ip to numgen random mod 1 map @endpoints\n}",
+			"chain local-ns/web/tcp/http {\n\tip daddr 10.43.0.20 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n\tmeta l4proto tcp dnat ip to numgen random mod 1 map @endpoints-0\n}",
 			"service-ips: 10.43.0.20 . tcp . 80 : goto local-ns/web/tcp/http",
 		},
 		not: []string{"chain service-", "10.42.1.5"},
@@ -191,7 +191,7 @@ func TestPlan(t *testing.T) {
 			"chain endpoint-ns/web/tcp/http__10.42.0.5/8080 {\n\tupdate @affinity-ns/web/tcp/http__10.42.0.5/8080 { ip saddr }\n\tmeta l4proto tcp dnat to 10.42.0.5:8080\n}",
 			"hairpin: 10.42.0.5",
 		},
-		not: []string{"endpoints:"},
+		not: []string{"endpoints-"},
 	}, {
 		name: "UDP and SCTP ports",
 		svc:  svc("dns", "10.43.0.30", port("dns", v1.ProtocolUDP, 53, 0), port("s", v1.ProtocolSCTP, 9, 0)),
@@ -200,10 +200,10 @@ func TestPlan(t *testing.T) {
 			slice("dns", "dns-2", "s", v1.ProtocolSCTP, 9999, ep{ip: "10.42.0.9", node: testNode}),
 		},
 		want: []string{
-			"meta l4proto udp dnat ip to numgen random mod 1 map @endpoints",
-			"meta l4proto sctp dnat ip to numgen random mod 1 offset 65536 map @endpoints",
-			"endpoints: 0 : 10.42.0.9 . 5353",
-			"endpoints: 65536 : 10.42.0.9 . 9999",
+			"meta l4proto udp dnat ip to numgen random mod 1 map @endpoints-0",
+			"meta l4proto sctp dnat ip to numgen random mod 1 offset 65536 map @endpoints-0",
+			"endpoints-0: 0 : 10.42.0.9 . 5353",
+			"endpoints-0: 65536 : 10.42.0.9 . 9999",
 			"hairpin: 10.42.0.9\n",
 			"service-ips: 10.43.0.30 . sctp . 9 : goto service-ns/dns/sctp/s",
 		},
@@ -293,10 +293,10 @@ func TestDiff(t *testing.T) {
 			if len(ch.flushChains)+len(ch.addChains)+len(ch.delChains)+len(ch.addSets)+len(ch.delSets) != 0 {
 				t.Errorf("chains or sets changed: %+v", ch)
 			}
-			if len(ch.delEps) != 1 || ch.delEps[0].String() != "endpoints: 1 : 10.42.1.5 . 8080" {
+			if len(ch.delEps) != 1 || ch.delEps[0].String() != "endpoints-0: 1 : 10.42.1.5 . 8080" {
 				t.Errorf("deleted elements %v", ch.delEps)
 			}
-			if len(ch.addEps) != 1 || ch.addEps[0].String() != "endpoints: 1 : 10.42.1.6 . 8080" {
+			if len(ch.addEps) != 1 || ch.addEps[0].String() != "endpoints-0: 1 : 10.42.1.6 . 8080" {
 				t.Errorf("added elements %v", ch.addEps)
 			}
 		},
@@ -387,6 +387,9 @@ func TestSlots(t *testing.T) {
 	s.release("a")
 	if c, ok := s.slot("c"); !ok || c != a {
 		t.Errorf("c got %d %v, want a's freed slot %d", c, ok, a)
+	}
+	if got := endpointsMapOf(63<<slotBits | 5) + " " + endpointsMapOf(64<<slotBits); got != "endpoints-0 endpoints-1" {
+		t.Errorf("maps of slots 63 and 64: %s", got)
 	}
 	s.retain(func(chain string) bool { return chain == "c" })
 	if d, ok := s.slot("d"); !ok || d != b {

@@ -40,7 +40,7 @@ func TestRulesetListsCleanly(t *testing.T) {
 		"numgen random mod 2 vmap @balance-service-ns/web/tcp/http", "0x00000000 : goto endpoint-ns/web/tcp/http__10.42.2.2/8080, 0x00000001 : goto endpoint-ns/web/tcp/http__10.42.2.3/8080",
 		"10.43.0.21 . sctp . 9 : goto reject-chain",
 		"10.43.0.26 . tcp . 80 : goto service-ns/plain/tcp/http",
-		"meta l4proto tcp dnat ip to numgen random mod 2 map @endpoints",
+		"meta l4proto tcp dnat ip to numgen random mod 2 map @endpoints-0",
 		"10.42.2.2 . 8080",
 		"ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade",
 		"10.42.2.2 . 10.42.2.2",

@@ -21,6 +21,9 @@ type rule struct {
 	// anon is the balancing map the rule looks up, if any; it is added
 	// with the rule.
 	anon *anonMap
+	// epMap is the endpoints map the rule DNATs through, if any; it is
+	// created when first used.
+	epMap string
 }
 
 // anonMap is a numgen vmap: key i goes to chains[i].
@@ -192,7 +195,7 @@ func (r *rule) dnat(proto uint8, ip netip.Addr, port uint16) *rule {
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true})
 }
 
-// dnatPick DNATs to one of n endpoints picked at random from the endpoints
+// dnatPick DNATs to one of n endpoints picked at random from an endpoints
 // map, whose keys base..base+n-1 hold this chain's endpoints as address .
 // port. Changing an endpoint then only replaces a map element, which,
 // unlike a rule or a verdict, does not make the kernel revalidate every
@@ -205,9 +208,10 @@ func (r *rule) dnatPick(proto uint8, n int, base uint32) *rule {
 	if base != 0 {
 		text += " offset " + strconv.FormatUint(uint64(base), 10)
 	}
-	return r.add(text+" map @"+mapEndpoints,
+	r.epMap = endpointsMapOf(base)
+	return r.add(text+" map @"+r.epMap,
 		&expr.Numgen{Register: 1, Modulus: uint32(n), Offset: base, Type: unix.NFT_NG_RANDOM},
-		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: mapEndpoints},
+		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: r.epMap},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true})
 }
 
