@@ -199,6 +199,9 @@ func (d *Deployer) sync(ctx context.Context, full, initial bool) error {
 		}
 		pending = failed
 	}
+	if ctx.Err() != nil {
+		return nil // stopping: what failed failed for that
+	}
 	for _, src := range todo {
 		d.report(src, results[src.key])
 	}

@@ -119,9 +119,9 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func configMap(name, ns, value string) string {
-	meta := "name: " + name
+	meta := fmt.Sprintf("name: %q", name) // quoted: YAML 1.1 reads a bare off as false
 	if ns != "" {
-		meta += "\n  namespace: " + ns
+		meta += fmt.Sprintf("\n  namespace: %q", ns)
 	}
 	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  %s\ndata:\n  v: %q\n", meta, value)
 }
@@ -212,8 +212,10 @@ func TestManifests(t *testing.T) {
 		}
 
 		// Edited: a changes, b leaves the file and the cluster.
+		edited := time.Now()
 		writeFile(t, web, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n---\n"+configMap("a", "web", "2"))
 		eventually(t, "a updated", hasValue(c, "web", "a", "2"))
+		t.Logf("an edit is applied in %v", time.Since(edited).Round(time.Millisecond))
 		eventually(t, "b deleted", gone(c, "default", "b"))
 
 		// An object moved to another file stays.
@@ -265,12 +267,21 @@ func TestManifests(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "bad-yaml.yaml"), configMap("fixed", "", "1"))
 		eventually(t, "fixed file applied", hasValue(c, "default", "fixed", "1"))
 		// Resyncs (each seen bringing back a deleted object) retry the
-		// broken files but do not log them again.
+		// broken files but do not log them again, and write nothing
+		// where nothing changed.
+		before, err := c.CoreV1().Services("kube-system").Get(context.Background(), "kube-dns", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		for range 2 {
 			if err := c.CoreV1().ConfigMaps("default").Delete(context.Background(), "good", metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			eventually(t, "good back after a resync", hasValue(c, "default", "good", "1"))
+		}
+		after, err := c.CoreV1().Services("kube-system").Get(context.Background(), "kube-dns", metav1.GetOptions{})
+		if err != nil || after.ResourceVersion != before.ResourceVersion {
+			t.Errorf("kube-dns rewritten by a resync: resourceVersion %s, then %s (%v)", before.ResourceVersion, after.ResourceVersion, err)
 		}
 		for _, f := range []string{"bad-kind.yaml", "bad-object.yaml"} {
 			if n := len(logs.lines("level=ERROR", f)); n != 1 {
