@@ -20,9 +20,11 @@ FUZZ_TARGETS := internal/store:FuzzKVCodec internal/store:FuzzLogCodec \
 build:
 	$(GO) build -buildvcs=auto -ldflags "$(LDFLAGS)" -o $(BIN) .
 
+# The server runs in the background (`mini start`): run returns once the
+# node is Ready; mini stop, status, logs and delete manage it.
 run: build
 	scripts/install-deps.sh run
-	$(BIN) server --data-dir $(DATA_DIR) --sim-nodes $(SIM_NODES)
+	$(BIN) start --data-dir $(DATA_DIR)$(if $(filter-out 0,$(SIM_NODES)), --sim-nodes $(SIM_NODES))
 
 # Every test: vet, the unit and integration tests under the race detector
 # (including the SIGKILL crash test), then a short fuzzing run per target.
