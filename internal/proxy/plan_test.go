@@ -66,7 +66,7 @@ func TestPlan(t *testing.T) {
 		name   string
 		svc    *v1.Service
 		slices []*discovery.EndpointSlice
-		slots  slotter // nil: a fresh map
+		slots  slotter  // nil: a fresh map
 		want   []string // lines that must be in the dump
 		not    []string // lines that must not
 	}{{
@@ -388,7 +388,7 @@ func TestSlots(t *testing.T) {
 	if c, ok := s.slot("c"); !ok || c != a {
 		t.Errorf("c got %d %v, want a's freed slot %d", c, ok, a)
 	}
-	if got := endpointsMapOf(63<<slotBits | 5) + " " + endpointsMapOf(64<<slotBits); got != "endpoints-0 endpoints-1" {
+	if got := endpointsMapOf(63<<slotBits|5) + " " + endpointsMapOf(64<<slotBits); got != "endpoints-0 endpoints-1" {
 		t.Errorf("maps of slots 63 and 64: %s", got)
 	}
 	s.retain(func(chain string) bool { return chain == "c" })

@@ -3,8 +3,8 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"slices"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
