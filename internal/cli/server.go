@@ -84,7 +84,7 @@ func newServerCommand(streams Streams) *cobra.Command {
 	f.BoolVar(&o.disableControllers, "disable-controller-manager", false, "run none of the controllers")
 	f.StringVar(&o.pprofAddress, "pprof-address", "", "serve Go profiles at http://ADDRESS/debug/pprof/ (e.g. 127.0.0.1:6060; default off)")
 	f.StringSliceVar(&o.disable, "disable", nil,
-		"leave out the manifest NAME (built-in, e.g. kube-dns, or NAME.yaml under <data-dir>/manifests) and delete what it deployed; repeatable")
+		"leave out the manifest NAME (built-in, e.g. kube-dns, or NAME.yaml under <data-dir>/manifests) and delete what it deployed; repeatable, or comma-separated")
 	f.DurationVar(&o.nodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second,
 		"how long a node may go without a heartbeat before it is marked NotReady")
 	return cmd
