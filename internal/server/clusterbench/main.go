@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,8 @@ type options struct {
 	nodes        []int
 	deployNodes  int
 	replicas     int
+	// serverFlags go to every server started (e.g. --pprof-address).
+	serverFlags []string
 }
 
 func main() {
@@ -36,8 +39,10 @@ func main() {
 	flag.IntVar(&o.pods, "pods", 10000, "pending pods the scheduler binds")
 	nodes := flag.String("nodes", "100,1000", "simulated node counts for the scheduler runs")
 	flag.IntVar(&o.deployNodes, "deploy-nodes", 1000, "simulated nodes for the Deployment run")
-	flag.IntVar(&o.replicas, "replicas", 10000, "replicas of the Deployment run")
+	flag.IntVar(&o.replicas, "replicas", 10000, "replicas of the Deployment run (0: no Deployment run)")
+	serverFlags := flag.String("server-flags", "", "extra flags for every `mini server`, space-separated (e.g. --pprof-address=127.0.0.1:6060)")
 	flag.Parse()
+	o.serverFlags = strings.Fields(*serverFlags)
 	for _, f := range splitInts(*nodes) {
 		o.nodes = append(o.nodes, f)
 	}
@@ -58,11 +63,13 @@ func run(ctx context.Context, o options) error {
 		}
 		rows = append(rows, r...)
 	}
-	r, err := benchDeployment(ctx, o)
-	if err != nil {
-		return fmt.Errorf("deployment: %w", err)
+	if o.replicas > 0 {
+		r, err := benchDeployment(ctx, o)
+		if err != nil {
+			return fmt.Errorf("deployment: %w", err)
+		}
+		rows = append(rows, r...)
 	}
-	rows = append(rows, r...)
 	printTable(rows)
 	return nil
 }
