@@ -107,10 +107,8 @@ func (s *Server) writeRaw(w http.ResponseWriter, r *http.Request, code int, obj 
 	if err != nil {
 		out = output{mediaType: mediaJSON}
 	}
-	if out.mediaType == mediaProtobuf {
-		if _, isProto := obj.(interface{ Marshal() ([]byte, error) }); !isProto {
-			out.mediaType = mediaJSON // unstructured objects have no protobuf form
-		}
+	if out.mediaType == mediaProtobuf && !hasProtobuf(obj) {
+		out.mediaType = mediaJSON // unstructured objects have no protobuf form
 	}
 	w.Header().Set("Content-Type", out.mediaType)
 	w.WriteHeader(code)
@@ -120,4 +118,11 @@ func (s *Server) writeRaw(w http.ResponseWriter, r *http.Request, code int, obj 
 	if err := s.codecs.encoder(out.mediaType).Encode(obj, w); err != nil {
 		s.log.Debug("writing a response", "path", r.URL.Path, "err", err)
 	}
+}
+
+// hasProtobuf reports whether obj has a protobuf encoding: the built-in
+// types do, unstructured objects and Tables do not.
+func hasProtobuf(obj runtime.Object) bool {
+	_, ok := obj.(interface{ Marshal() ([]byte, error) })
+	return ok
 }

@@ -27,8 +27,9 @@ const (
 )
 
 // watchStream writes watch events in the negotiated shape: JSON lines of
-// metav1.WatchEvent, each object a typed object, its metadata or a Table
-// row. Events from the store go as frames shared with every other watcher
+// metav1.WatchEvent, or for clients that ask for protobuf (the server's
+// own components do) length-prefixed protobuf frames of it; each object a
+// typed object, its metadata or (JSON only) a Table row. Events from the store go as frames shared with every other watcher
 // of the same form; a Table depends on the request, so it is encoded here.
 type watchStream struct {
 	s       *Server
@@ -39,6 +40,8 @@ type watchStream struct {
 	// partial: the client (a metadata informer) asked for
 	// PartialObjectMetadata, so each object goes as its metadata only.
 	partial bool
+	// proto: frames are protobuf, not JSON.
+	proto   bool
 	lastRev int64 // revision of the last event sent
 }
 
@@ -58,7 +61,7 @@ func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 	} else if typ != watch.Error {
 		obj.GetObjectKind().SetGroupVersionKind(ws.res.GroupVersionKind())
 	}
-	frame, err := encodeWatchFrame(ws.s.codecs, typ, body)
+	frame, err := encodeWatchEvent(ws.s.codecs, ws.proto, typ, body)
 	if err != nil {
 		return err
 	}
@@ -74,7 +77,7 @@ func (ws *watchStream) sendShared(typ watch.EventType, o *watchObject) error {
 		// The row may hold the object itself; it gets a copy of its own.
 		frame, err = encodeWatchFrame(ws.s.codecs, typ, ws.tableOf(o.obj.DeepCopyObject()))
 	} else {
-		frame, err = o.frame(ws.s, typ, ws.partial)
+		frame, err = o.frame(ws.s, typ, ws.partial, ws.proto)
 	}
 	if err != nil {
 		return err
@@ -176,6 +179,12 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *registry.Res
 		}
 		ws.table = &opts
 	}
+	// Tables and custom resources (unstructured) have no protobuf form:
+	// those watches answer in JSON, which a client reads by the
+	// response's Content-Type, as kube-apiserver does for them.
+	if out.mediaType == mediaProtobuf && ws.table == nil && (ws.partial || hasProtobuf(res.New())) {
+		ws.proto = true
+	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		s.writeError(w, r, apierrors.NewInternalError(errors.New("streaming unsupported")))
@@ -198,7 +207,11 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *registry.Res
 		initial = objs
 		from, _ = strconv.ParseInt(lm.ResourceVersion, 10, 64)
 	}
-	w.Header().Set("Content-Type", mediaJSON)
+	contentType := mediaJSON
+	if ws.proto {
+		contentType = mediaProtobuf + ";stream=watch"
+	}
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()

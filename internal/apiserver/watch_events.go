@@ -2,9 +2,11 @@ package apiserver
 
 import (
 	"bytes"
+	"encoding/binary"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -99,9 +101,9 @@ type watchObject struct {
 	labels     labels.Set
 	fields     fields.Set
 
-	// frames by event type and whether the object goes as
-	// PartialObjectMetadata.
-	frames [3][2]watchFrame
+	// frames by encoding (JSON, protobuf), event type and whether the
+	// object goes as PartialObjectMetadata.
+	frames [2][3][2]watchFrame
 }
 
 type watchFrame struct {
@@ -137,9 +139,9 @@ func (o *watchObject) matches(f filter) bool {
 	return o.hasMeta && f.labels.Matches(o.labels) && f.fields.Matches(o.fields)
 }
 
-// frame is the event's JSON line, encoded by the first watcher that needs
-// this form.
-func (o *watchObject) frame(s *Server, typ watch.EventType, partial bool) ([]byte, error) {
+// frame is the event's JSON line or protobuf frame, encoded by the first
+// watcher that needs this form.
+func (o *watchObject) frame(s *Server, typ watch.EventType, partial, proto bool) ([]byte, error) {
 	i := 0
 	switch typ {
 	case watch.Modified:
@@ -151,15 +153,48 @@ func (o *watchObject) frame(s *Server, typ watch.EventType, partial bool) ([]byt
 	if partial {
 		p = 1
 	}
-	f := &o.frames[i][p]
+	e := 0
+	if proto {
+		e = 1
+	}
+	f := &o.frames[e][i][p]
 	f.once.Do(func() {
 		var body runtime.Object = o.obj
 		if partial {
 			body = partialMetadata(o.obj)
 		}
-		f.bytes, f.err = encodeWatchFrame(s.codecs, typ, body)
+		f.bytes, f.err = encodeWatchEvent(s.codecs, proto, typ, body)
 	})
 	return f.bytes, f.err
+}
+
+// encodeWatchEvent is one frame of a watch in protobuf or JSON.
+func encodeWatchEvent(c *codecs, proto bool, typ watch.EventType, body runtime.Object) ([]byte, error) {
+	if proto {
+		return encodeWatchFrameProto(c, typ, body)
+	}
+	return encodeWatchFrame(c, typ, body)
+}
+
+// encodeWatchFrameProto is one frame of a protobuf watch, as
+// kube-apiserver writes it and client-go reads it: a 4-byte big-endian
+// length, then a metav1.WatchEvent in plain protobuf whose object holds
+// the object's own encoding (the "k8s\x00" magic and runtime.Unknown
+// envelope, as a GET returns it).
+func encodeWatchFrameProto(c *codecs, typ watch.EventType, body runtime.Object) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := c.protobuf.Encode(body, &buf); err != nil {
+		return nil, err
+	}
+	ev := metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: buf.Bytes()}}
+	size := ev.Size()
+	// Exactly sized: a shared frame stays in memory while its object does.
+	frame := make([]byte, 4+size)
+	binary.BigEndian.PutUint32(frame, uint32(size))
+	if _, err := ev.MarshalToSizedBuffer(frame[4:]); err != nil {
+		return nil, err
+	}
+	return frame, nil
 }
 
 // encodeWatchFrame is one JSON line of a watch: the bytes json.Encoder

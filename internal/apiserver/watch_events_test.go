@@ -280,10 +280,12 @@ func TestWatchEventsShared(t *testing.T) {
 	if typ1 != watch.Added || typ2 != watch.Added || o1 != o2 {
 		t.Fatalf("events %s %p and %s %p: want one shared ADDED object", typ1, o1, typ2, o2)
 	}
-	f1, _ := o1.frame(s, watch.Added, false)
-	f2, _ := o2.frame(s, watch.Added, false)
-	m1, _ := o1.frame(s, watch.Added, true)
-	if &f1[0] != &f2[0] || bytes.Equal(f1, m1) {
+	f1, _ := o1.frame(s, watch.Added, false, false)
+	f2, _ := o2.frame(s, watch.Added, false, false)
+	m1, _ := o1.frame(s, watch.Added, true, false)
+	p1, _ := o1.frame(s, watch.Added, false, true)
+	p2, _ := o2.frame(s, watch.Added, false, true)
+	if &f1[0] != &f2[0] || &p1[0] != &p2[0] || bytes.Equal(f1, m1) || bytes.Equal(f1, p1) {
 		t.Fatal("frames of one form are not shared, or forms are mixed")
 	}
 	// More objects than the window holds: the first is decoded again.

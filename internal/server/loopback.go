@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 
 	"mini.dev/mini/internal/pki"
@@ -28,7 +29,12 @@ var (
 )
 
 // loopbackConfig is how a component of the server reaches its API: over
-// loopback TLS with a client certificate of its identity.
+// loopback TLS with a client certificate of its identity, in protobuf as
+// upstream's components do. The components run in the server's process,
+// so every byte they decode is the server's CPU: a pod decodes several
+// times faster from protobuf than from JSON, and each watch event of a
+// pod reaches the scheduler, the controllers and the nodes. Clients of
+// types without protobuf (the dynamic client) ask for JSON themselves.
 func loopbackConfig(ca *pki.CA, apiAddr string, id identity) (*rest.Config, error) {
 	_, port, err := net.SplitHostPort(apiAddr)
 	if err != nil {
@@ -42,6 +48,10 @@ func loopbackConfig(ca *pki.CA, apiAddr string, id identity) (*rest.Config, erro
 		Host:            "https://" + net.JoinHostPort("127.0.0.1", port),
 		TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: certPEM, KeyData: keyPEM},
 		UserAgent:       id.userAgent,
-		QPS:             -1, // in-process: no client-side rate limit
+		ContentConfig: rest.ContentConfig{
+			ContentType:        runtime.ContentTypeProtobuf,
+			AcceptContentTypes: runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON,
+		},
+		QPS: -1, // in-process: no client-side rate limit
 	}, nil
 }
