@@ -34,9 +34,11 @@
 //
 // Objects are applied by server-side apply with field manager
 // "mini-deploy" and force, so a field removed from a file is removed from
-// the object. A namespaced object without a namespace goes to "default";
-// Namespaces and CRDs are applied first. A broken file (YAML, unknown
-// kind, object rejected by the API) is logged once as one error line
-// naming the file and object, does not stop the others, and is retried
-// when it changes (and at each resync).
+// the object. A namespaced object without a namespace goes to "default".
+// Within a file Namespaces and CRDs are applied first; across files, a
+// pass applies the files that failed again, in rounds while some succeed,
+// so a file may use a namespace a later file makes. A broken file (YAML,
+// unknown kind, object rejected by the API) is logged once as one error
+// line naming the file and object, does not stop the others, and is
+// retried when it changes (and at each resync).
 package deploy
