@@ -296,6 +296,9 @@ func TestManifests(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "later.yaml")); err != nil {
 		t.Fatal(err)
 	}
+	// A file using a namespace a later file makes: applied in one pass.
+	writeFile(t, filepath.Join(dir, "aa-app.yaml"), configMap("app", "zz-ns", "1"))
+	writeFile(t, filepath.Join(dir, "zz-ns.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: zz-ns\n")
 	c, _ = startServer(t, dataDir, logs, "off", "kube-dns")
 	t.Run("disable", func(t *testing.T) {
 		eventually(t, "off.yaml's objects deleted", gone(c, "default", "off"))
@@ -311,5 +314,11 @@ func TestManifests(t *testing.T) {
 			t.Errorf("a disabled file is kept on disk: %v", err)
 		}
 		eventually(t, "good.yaml still applied", hasValue(c, "default", "good", "1"))
+	})
+	t.Run("order", func(t *testing.T) {
+		eventually(t, "aa-app.yaml applied after zz-ns.yaml", hasValue(c, "zz-ns", "app", "1"))
+		if l := logs.lines("manifest not applied", "aa-app.yaml"); len(l) > 0 {
+			t.Errorf("logged %q", l)
+		}
 	})
 }
