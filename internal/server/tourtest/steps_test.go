@@ -55,10 +55,10 @@ var steps = []step{
 		want: `(?s)Name:\s+hello\.default\.svc\.cluster\.local\s+Address:\s+10\.43\.\d+\.\d+\n.*pod "dns" deleted`},
 	{cmd: "bin/mini stop", want: `mini stopped \(pid \d+`},
 	{cmd: "bin/mini start", want: `mini is ready in [0-9.]+s`},
-	{cmd: webRollout, want: `deployment "web" successfully rolled out\n$`},
+	{cmd: "curl -s --retry 5 --retry-all-errors http://$(bin/mini kubectl get svc web -o jsonpath='{.spec.clusterIP}')/", want: `(?m)^v1 web-[a-z0-9]+-[a-z0-9]+$`},
 	{cmd: "bin/mini status", want: `(?s)^mini is running \(pid \d+, up .*\n\s+API\s+https://.*\nNODE\s+STATUS.*\n\S+\s+Ready\s`},
 	{cmd: "bin/mini delete --yes", want: `(?s)^stopped mini \(pid \d+\)\n(.*\n)?deleted /tmp/tour\w+/data\n`},
 }
 
-// compiled is each step's want, compiled once.
+// compiled is the step's want as a regexp.
 func (s step) compiled() *regexp.Regexp { return regexp.MustCompile(s.want) }
