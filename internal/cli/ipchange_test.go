@@ -39,6 +39,7 @@ func TestServerFollowsAnAddressChange(t *testing.T) {
 			withNode = false
 		}
 	}
+	t.Logf("with a real node: %v", withNode)
 	// The test's IP plan: the host is on 10.199.1.0/24, then on
 	// 10.199.2.0/24.
 	const (

@@ -64,3 +64,12 @@ func (p *dnsProbe) await(ctx context.Context, launched time.Time) <-chan time.Du
 	}()
 	return answered
 }
+
+// host is the DNS server's address without the port.
+func (p *dnsProbe) host() string {
+	h, _, err := net.SplitHostPort(p.server)
+	if err != nil {
+		return p.server
+	}
+	return h
+}

@@ -43,6 +43,10 @@ type startWait struct {
 	proxy bool
 }
 
+// componentGrace is how long start waits for DNS and the proxy once
+// the node is Ready.
+const componentGrace = 30 * time.Second
+
 // The server's log lines that mark steps.
 var (
 	storeReady  = regexp.MustCompile(`msg="store ready".* revision=(\d+)`)
@@ -58,6 +62,7 @@ func (w *startWait) run(ctx context.Context) error {
 		storeDone, apiDone, nodeDone bool
 		dnsDone, proxyDone           = w.dns == nil, !w.proxy
 		proxySeen                    time.Duration // when the log said so; 0 = not yet
+		nodeAt                       time.Duration // when the node was done
 		logPos                       = w.logOffset
 		logBuf                       string
 		client                       *kubernetes.Clientset
@@ -99,6 +104,7 @@ func (w *startWait) run(ctx context.Context) error {
 				nodeDone = true
 				w.progress.done("node "+w.nodeName, "Ready", elapsed)
 			}
+			nodeAt = elapsed
 		}
 		// DNS and the proxy are the node's: their steps follow its.
 		if nodeDone && !dnsDone {
@@ -108,13 +114,26 @@ func (w *startWait) run(ctx context.Context) error {
 			select {
 			case took := <-dnsAnswered:
 				dnsDone = true
-				w.progress.done("DNS", w.dns.name+" at "+w.dns.server, took)
+				w.progress.done("DNS", w.dns.host()+" answers kubernetes.default", took)
 			default:
 			}
 		}
 		if nodeDone && dnsDone && !proxyDone && proxySeen > 0 {
 			proxyDone = true
 			w.progress.done("proxy", "Services programmed", proxySeen)
+		}
+		// A cluster whose node is Ready is usable: DNS or a proxy that
+		// lags (a firewall in the way of the host's query, a failing
+		// sync) is reported, not waited for until the timeout.
+		if nodeDone && (!dnsDone || !proxyDone) && elapsed-nodeAt > componentGrace {
+			w.progress.clear()
+			if !dnsDone {
+				w.progress.note("DNS", fmt.Sprintf("%s at %s not answering after %s (see mini logs)", w.dns.name, w.dns.server, componentGrace))
+			}
+			if !proxyDone {
+				w.progress.note("proxy", fmt.Sprintf("not synced after %s (see mini logs)", componentGrace))
+			}
+			dnsDone, proxyDone = true, true
 		}
 		if storeDone && apiDone && nodeDone && dnsDone && proxyDone {
 			w.progress.clear()
