@@ -30,6 +30,7 @@ for group in "${groups[@]}"; do
 		;;
 	test)
 		need gcc gcc # go test -race builds with cgo
+		need curl curl # the README tour's test reaches the app as a user would
 		node_packages
 		;;
 	bench)
