@@ -264,7 +264,7 @@ func newProgress(out io.Writer) *progress {
 
 func (p *progress) done(step, detail string, took time.Duration) {
 	p.clear()
-	fmt.Fprintf(p.out, "  ✓ %-16s %-36s %6.2fs\n", step, detail, took.Seconds())
+	fmt.Fprintf(p.out, "  ✓ %-16s %-38s %6.2fs\n", step, detail, took.Seconds())
 }
 
 func (p *progress) note(step, detail string) {
