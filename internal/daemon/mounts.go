@@ -35,25 +35,16 @@ func UnmountUnder(dir string) (int, error) {
 // MountPointsUnder lists the mount points at or under dir, deepest
 // first, from /proc/self/mountinfo.
 func MountPointsUnder(dir string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+	all, err := mountPoints()
 	var points []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		if p := unescapeMountPoint(fields[4]); p == dir || strings.HasPrefix(p, dir+"/") {
+	for _, p := range all {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
 			points = append(points, p)
 		}
 	}
 	// Deepest first; a path mounted twice is unmounted twice.
 	sort.SliceStable(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
-	return points, s.Err()
+	return points, err
 }
 
 // unescapeMountPoint undoes mountinfo's octal escapes (\040 for a space).
@@ -76,22 +67,30 @@ func unescapeMountPoint(s string) string {
 // symlink is not resolved), from /proc/self/mountinfo; "/" if none
 // matches.
 func MountPointOf(path string) string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return "/"
-	}
-	defer f.Close()
+	all, _ := mountPoints()
 	best := "/"
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		p := unescapeMountPoint(fields[4])
+	for _, p := range all {
 		if (p == path || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/")) && len(p) > len(best) {
 			best = p
 		}
 	}
 	return best
+}
+
+// mountPoints lists every mount point of /proc/self/mountinfo, in its
+// order.
+func mountPoints() ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var points []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if fields := strings.Fields(s.Text()); len(fields) >= 5 {
+			points = append(points, unescapeMountPoint(fields[4]))
+		}
+	}
+	return points, s.Err()
 }
