@@ -55,12 +55,23 @@ func (d *Deployer) applyObject(ctx context.Context, src source, obj *unstructure
 	} else {
 		obj.SetNamespace("") // as kubectl apply: a namespace on a cluster-scoped object means nothing
 	}
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
+	// An object that existed before any manifest held it (kube-system, or
+	// an app made with kubectl) is updated but not claimed: without the
+	// annotation it is never pruned, so removing the file leaves it.
+	// Built-in manifests claim theirs (a kube-dns Service made before
+	// manifests existed), so that --disable removes them as k3s does.
+	cur, err := r.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return objectRef{}, err
 	}
-	ann[SourceAnnotation] = src.key
-	obj.SetAnnotations(ann)
+	if err != nil || src.builtin || cur.GetAnnotations()[SourceAnnotation] != "" {
+		ann := obj.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[SourceAnnotation] = src.key
+		obj.SetAnnotations(ann)
+	}
 	if _, err := r.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 		return objectRef{}, err
 	}
@@ -84,7 +95,7 @@ func (d *Deployer) deleteObject(ctx context.Context, key string, ref objectRef) 
 	if err != nil {
 		return err
 	}
-	if cur.GetAnnotations()[SourceAnnotation] != key || cur.GetDeletionTimestamp() != nil {
+	if cur.GetAnnotations()[SourceAnnotation] != key || cur.GetDeletionTimestamp() != nil || systemNamespace(ref) {
 		return nil
 	}
 	uid := cur.GetUID()
@@ -99,4 +110,17 @@ func (d *Deployer) deleteObject(ctx context.Context, key string, ref objectRef) 
 	}
 	d.log.Info("deleted", "object", ref.String(), "source", key)
 	return nil
+}
+
+// systemNamespace says whether ref is one of the namespaces the cluster
+// cannot do without; no manifest's removal deletes them.
+func systemNamespace(ref objectRef) bool {
+	if ref.Kind != "Namespace" || ref.APIVersion != "v1" {
+		return false
+	}
+	switch ref.Name {
+	case metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, "kube-node-lease":
+		return true
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -248,6 +249,39 @@ func TestManifests(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, "applied once not skipped", hasValue(c, "default", "skipped", "1"))
+	})
+
+	t.Run("adopted", func(t *testing.T) {
+		// What existed before a file held it is updated but never pruned:
+		// a file naming kube-system, or an app made with kubectl.
+		ctx := context.Background()
+		if _, err := c.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: "mine"}, Data: map[string]string{"v": "0"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		adopt := filepath.Join(dir, "adopt.yaml")
+		writeFile(t, adopt, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-system\n---\n"+configMap("mine", "", "1"))
+		eventually(t, "mine updated from adopt.yaml", hasValue(c, "default", "mine", "1"))
+		recorded := func(want bool) func(context.Context) (bool, error) {
+			return func(ctx context.Context) (bool, error) {
+				rec, err := c.CoreV1().ConfigMaps("kube-system").Get(ctx, "mini-manifests", metav1.GetOptions{})
+				if err != nil {
+					return false, err
+				}
+				return strings.Contains(rec.Data["sources.json"], `"adopt.yaml"`) == want, nil
+			}
+		}
+		eventually(t, "adopt.yaml recorded", recorded(true))
+		if err := os.Remove(adopt); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "adopt.yaml's removal handled", recorded(false))
+		if v, err := configMapValue(ctx, c, "default", "mine"); err != nil || v != "1" {
+			t.Fatalf("mine after its file went: %q, %v", v, err)
+		}
+		if _, err := c.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{}); err != nil {
+			t.Fatalf("kube-system after adopt.yaml went: %v", err)
+		}
 	})
 
 	t.Run("broken", func(t *testing.T) {
