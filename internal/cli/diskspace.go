@@ -55,7 +55,7 @@ func (d diskSpace) check(dataDir string) error {
 		// Not knowing is no reason to refuse: a write will say more.
 		return nil
 	}
-	free := st.Bavail * uint64(st.Bsize)
+	free := st.Bavail * uint64(st.Frsize) // statfs counts blocks in fragment-size units
 	if free < d.min {
 		return fmt.Errorf("disk full: only %d MiB free on %s (data dir %s); mini needs at least %d MiB",
 			free>>20, d.mountPoint(path), dataDir, d.min>>20)

@@ -87,7 +87,7 @@ func TestDataDirFormat(t *testing.T) {
 func TestDiskSpace(t *testing.T) {
 	statfs := func(free uint64) func(string, *unix.Statfs_t) error {
 		return func(_ string, st *unix.Statfs_t) error {
-			st.Bsize, st.Bavail = 4096, free/4096
+			st.Bsize, st.Frsize, st.Bavail = 4096, 4096, free/4096
 			return nil
 		}
 	}

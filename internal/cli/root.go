@@ -53,8 +53,11 @@ func panicError(v any, stack []byte, dir string) error {
 	f, ferr := os.CreateTemp(dir, "mini-panic-*.txt")
 	if ferr == nil {
 		_, ferr = fmt.Fprintf(f, "mini %s: panic: %v\n\n%s", version.Mini(), v, stack)
-		ferr = errors.Join(ferr, f.Close())
-		where = "its stack trace is in " + f.Name()
+		if ferr = errors.Join(ferr, f.Close()); ferr == nil {
+			where = "its stack trace is in " + f.Name()
+		} else {
+			os.Remove(f.Name()) // a cut-short trace (a full disk) helps no one
+		}
 	}
 	return fmt.Errorf("internal error (a bug in mini): %v; %s (please attach it to a bug report)", v, where)
 }

@@ -114,6 +114,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdvertiseAddress != "" && net.ParseIP(cfg.AdvertiseAddress) == nil {
 		return nil, fmt.Errorf("--advertise-address: %q is not an IP address", cfg.AdvertiseAddress)
 	}
+	if slices.Contains(cfg.Disable, "") {
+		return nil, errors.New("--disable: an empty name")
+	}
 	if cfg.SimNodes < 0 {
 		return nil, fmt.Errorf("--sim-nodes: %d is negative", cfg.SimNodes)
 	}
@@ -233,9 +236,13 @@ func (s *Server) Run(ctx context.Context) error {
 // runCluster runs the control plane, the simulated nodes, the deploy
 // controller and this machine's node.
 func (s *Server) runCluster(ctx context.Context, ca *pki.CA, apiAddr string) error {
+	// Built before anything runs: an error here leaves nothing behind.
+	dep, err := s.newDeployer(ca, apiAddr)
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	cpCfg := controlplane.Config{RootCA: ca.CertPEM, ClusterCIDR: s.cfg.ClusterCIDR, LBPool: s.cfg.LBPool, Timing: s.cfg.Timing, Logger: s.cfg.Logger}
-	var err error
 	if !s.cfg.DisableControllerManager {
 		if cpCfg.Controllers, err = loopbackConfig(ca, apiAddr, identityControllerManager); err != nil {
 			return err
@@ -259,10 +266,6 @@ func (s *Server) runCluster(ctx context.Context, ca *pki.CA, apiAddr string) err
 	}
 	if s.simNodes != nil {
 		g.Go(func() error { return s.simNodes.Run(ctx) })
-	}
-	dep, err := s.newDeployer(ca, apiAddr)
-	if err != nil {
-		return err
 	}
 	g.Go(func() error { return dep.Run(ctx) })
 	if s.cfg.Node != nil {
