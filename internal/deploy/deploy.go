@@ -57,6 +57,7 @@ type Deployer struct {
 	files       map[string]*fileState // by source key
 	missing     map[string]bool       // recorded sources not found at the last poll
 	mapperReset bool                  // the mapper was reset in this round
+	recDirty    bool                  // rec holds changes not yet saved
 	loopErr     string                // the last error of sync itself, logged once
 	unreadErr   string                // the last error reading Dir, logged once
 }
@@ -156,7 +157,9 @@ func (d *Deployer) sync(ctx context.Context, full, initial bool) error {
 	} else {
 		d.unreadErr = ""
 	}
-	dirty := full // a full pass writes the record back, in case it was deleted
+	// A full pass writes the record back, in case it was deleted; a save
+	// that failed is tried again at the next poll.
+	dirty := full || d.recDirty
 	present := map[string]bool{}
 	var todo []source
 	for _, src := range sc.apply {
@@ -257,7 +260,11 @@ func (d *Deployer) sync(ctx context.Context, full, initial bool) error {
 		}
 	}
 	if dirty {
-		return d.saveRecord(ctx, d.rec)
+		d.recDirty = true
+		if err := d.saveRecord(ctx, d.rec); err != nil {
+			return err
+		}
+		d.recDirty = false
 	}
 	return nil
 }
