@@ -20,8 +20,9 @@ func coreEvent(mutate ...func(*corev1.Event)) *corev1.Event {
 	return e
 }
 
-// eventTestTime is when the test events happened.
-var eventTestTime = time.Now().Truncate(time.Second)
+// eventTestTime is when the test events happened: long enough ago that
+// their age reads the same ("90m") however late a test looks at it.
+var eventTestTime = time.Now().Add(-90 * time.Minute).Truncate(time.Second)
 
 func newEvent(mutate ...func(*eventsv1.Event)) *eventsv1.Event {
 	e := &eventsv1.Event{ObjectMeta: testMeta("web.17b", "default"), EventTime: metav1.NewMicroTime(eventTestTime),
@@ -60,7 +61,7 @@ func TestEventValidation(t *testing.T) {
 
 func TestEventViews(t *testing.T) {
 	e := newEvent(func(e *eventsv1.Event) {
-		e.Series = &eventsv1.EventSeries{Count: 4, LastObservedTime: metav1.NewMicroTime(time.Now())}
+		e.Series = &eventsv1.EventSeries{Count: 4, LastObservedTime: metav1.NewMicroTime(eventTestTime)}
 		e.DeprecatedSource = corev1.EventSource{Component: "scheduler"}
 	})
 	core := EventToCore(e)
@@ -71,7 +72,7 @@ func TestEventViews(t *testing.T) {
 		t.Errorf("round trip:\n%+v\n%+v", back, e)
 	}
 	cells := EventsK8sIO().Cells(e)
-	want := []any{"0s", "Normal", "Scheduled", "pod/web", "", "scheduler, server-1", "Successfully assigned default/web to node-1", "0s", int64(4), "web.17b"}
+	want := []any{"90m", "Normal", "Scheduled", "pod/web", "", "scheduler, server-1", "Successfully assigned default/web to node-1", "90m", int64(4), "web.17b"}
 	if !reflect.DeepEqual(cells, want) {
 		t.Errorf("cells %#v\nwant %#v", cells, want)
 	}
