@@ -165,7 +165,7 @@ func TestVXLAN(t *testing.T) {
 func TestHostGW(t *testing.T) {
 	a, b, client := newCluster(t, BackendHostGW)
 	ra := start(t, a, BackendHostGW)
-	start(t, b, BackendHostGW)
+	rb := start(t, b, BackendHostGW)
 	if ra.MTU() != hostMTU {
 		t.Errorf("MTU() = %d, want %d", ra.MTU(), hostMTU)
 	}
@@ -182,7 +182,9 @@ func TestHostGW(t *testing.T) {
 	must(t, "delete ghost", client.CoreV1().Nodes().Delete(t.Context(), "ghost", metav1.DeleteOptions{}))
 	waitState(t, a, time.Second, wantState(t, a, BackendHostGW, getNode(t, b)))
 
-	// A node changing address moves its route.
+	// A node changing address moves its route. b's own overlay is stopped
+	// first: running, it would put its real address back on its Node.
+	rb.stop()
 	n := getNode(t, b)
 	n.Annotations[AnnotationPublicIP] = "192.0.2.9"
 	_, err := client.CoreV1().Nodes().Update(t.Context(), n, metav1.UpdateOptions{})
