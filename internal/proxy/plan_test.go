@@ -14,10 +14,6 @@ import (
 
 var testPlanner = planner{clusterCIDR: DefaultClusterCIDR}
 
-func planOf(s *v1.Service, sl ...*discovery.EndpointSlice) *servicePlan {
-	return planWith(newSlots(), s, sl...)
-}
-
 // planWith plans with the given slots, which successive plans of one
 // Service must share as the proxy's do.
 func planWith(slots slotter, s *v1.Service, sl ...*discovery.EndpointSlice) *servicePlan {

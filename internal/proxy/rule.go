@@ -149,10 +149,6 @@ func (r *rule) goTo(chain string) *rule {
 	return r.add("goto "+chain, &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain})
 }
 
-func (r *rule) verdict(kind expr.VerdictKind, word string) *rule {
-	return r.add(word, &expr.Verdict{Kind: kind})
-}
-
 // random spreads packets evenly over chains: numgen random mod n vmap
 // @balance-CHAIN. The map is named rather than anonymous so that nft lists
 // its keys right (the library marks anonymous sets big-endian, numgen's
